@@ -195,7 +195,7 @@ function encodePassword(password: string, policy: LengthPolicy, truncateTo: numb
 // ---------------------------------------------------------------------------------------------
 
 /** Keystone tests these options for truthiness, so 0 selects the default like null does. */
-function configured(value: number | null | undefined): number | undefined {
+function explicitSetting(value: number | null | undefined): number | undefined {
   return value === null || value === undefined || value === 0 ? undefined : value;
 }
 
@@ -207,12 +207,12 @@ function integerInRange(name: string, value: number, min: number, max: number): 
 }
 
 function bcryptCost(rounds: number | null | undefined): number {
-  const cost = configured(rounds);
+  const cost = explicitSetting(rounds);
   return cost === undefined ? BCRYPT_DEFAULT_COST : integerInRange('rounds', cost, BCRYPT_MIN_COST, BCRYPT_MAX_COST);
 }
 
 function saltBytes(opts: PasswordHashOptions): number {
-  const size = configured(opts.saltBytesize);
+  const size = explicitSetting(opts.saltBytesize);
   return size === undefined ? DEFAULT_SALT_BYTES : integerInRange('saltBytesize', size, 1, MAX_SALT_BYTES);
 }
 
@@ -417,8 +417,8 @@ function scryptKey(secret: Buffer, salt: Buffer, log2N: number, blockSize: numbe
 }
 
 async function writeScrypt(secret: Buffer, opts: PasswordHashOptions): Promise<string> {
-  const blockSize = configured(opts.scryptBlockSize) ?? SCRYPT_DEFAULT_BLOCK_SIZE;
-  const parallelism = configured(opts.scryptParallelism) ?? SCRYPT_DEFAULT_PARALLELISM;
+  const blockSize = explicitSetting(opts.scryptBlockSize) ?? SCRYPT_DEFAULT_BLOCK_SIZE;
+  const parallelism = explicitSetting(opts.scryptParallelism) ?? SCRYPT_DEFAULT_PARALLELISM;
   integerInRange('scryptBlockSize', blockSize, 1, 2 ** 30 - 1);
   integerInRange('scryptParallelism', parallelism, 1, 2 ** 30 - 1);
   if (blockSize * parallelism >= 2 ** 30) throw new RangeError('scryptBlockSize × scryptParallelism must be below 2^30');
@@ -443,7 +443,7 @@ function pbkdf2Sha512Key(secret: Buffer, salt: Buffer, rounds: number): Promise<
 }
 
 async function writePbkdf2Sha512(secret: Buffer, opts: PasswordHashOptions): Promise<string> {
-  const configuredRounds = configured(opts.rounds);
+  const configuredRounds = explicitSetting(opts.rounds);
   const rounds =
     configuredRounds === undefined
       ? PBKDF2_SHA512_DEFAULT_ROUNDS

@@ -150,8 +150,6 @@ export function sha512CryptChecksumOffThread(password: Buffer, salt: string, rou
     const worker = new Worker(new URL('./sha512-crypt-worker.js', import.meta.url), {
       workerData: job,
       resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
-      stdout: false,
-      stderr: false,
     });
     let settled = false;
     worker.once('message', (checksum: unknown) => {
