@@ -115,7 +115,7 @@ export async function verifyPassword(password: string, hash: string, opts: Passw
   // No hash can have been written for a password that cannot be encoded (see hashPassword).
   if (LONE_SURROGATE.test(password)) return false;
   // The strict check uses Keystone's limit (72 under bcrypt). Silent truncation here only goes
-  // to max_password_length, and the bcrypt verifiers below take the first 72 bytes themselves.
+  // to max_password_length, and the bcrypt (`$2*$`) verifier takes the first 72 bytes itself.
   // That equals Keystone for every hash the configured algorithm can have written, and does
   // better for hashes written under an earlier configuration: Keystone configured for bcrypt
   // cuts a 100-byte password to 72 bytes before checking an old pbkdf2 or `$6$` hash, so the
@@ -344,11 +344,15 @@ function encodeUnpaddedBase64(bytes: Buffer): string {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * The 31-character digest bcrypt computes for `key` under a raw salt and cost. The `$2a$`,
- * `$2b$`, `$2x$` and `$2y$` variants differ only for inputs over 255 bytes (OpenBSD's 2a
- * wraparound) or for crypt_blowfish's 8-bit bug (`$2x$`); our keys are at most 72 bytes, so
- * they all use the 2b computation. Genuine `$2x$` hashes of non-ASCII passwords were made with
- * the sign-extension bug and will not verify (passlib refuses `$2x$` outright).
+ * The 31-character digest bcrypt computes for `key` under a raw salt and cost. We recompute and
+ * compare ourselves instead of calling the library's `verify`, so that the comparison is ours
+ * (constant time), the stored string is parsed as strictly as passlib does, and `$2$` and
+ * salts with stray padding bits work.
+ *
+ * The `$2a$`, `$2b$`, `$2x$` and `$2y$` variants differ only for inputs over 255 bytes
+ * (OpenBSD's 2a wraparound) or in crypt_blowfish's 8-bit bug (`$2x$`); our keys are at most 72
+ * bytes, so they all use the 2b computation. Genuine `$2x$` hashes of non-ASCII passwords were
+ * made with the sign-extension bug and will not verify (passlib refuses `$2x$` outright).
  */
 async function bcryptDigest(key: Buffer, salt: Buffer, cost: number): Promise<string> {
   const full = await bcryptHash(key, { salt, cost, version: '2b' });

@@ -1,14 +1,16 @@
 /**
  * glibc SHA-512 crypt (`$6$`), verify only.
  *
- * Pre-Pike Keystone wrote these through passlib's `sha512_crypt` (656000 rounds), and Zed still
- * verifies them; 2026 cannot (spec 6.1). We verify them so that a database shared with an older
- * Keystone keeps working, and never write them.
+ * Keystone before Pike wrote these through passlib's `sha512_crypt` with `rounds =
+ * [DEFAULT] crypt_strength` (default 10000, at most 100000); passlib's own default is 656000.
+ * Zed still verifies them, 2026 cannot (spec 6.1). We verify them so that a database shared with
+ * an older Keystone keeps working, and never write them.
  *
  * The algorithm follows Ulrich Drepper's "Unix crypt using SHA-256 and SHA-512"
  * (https://www.akkadia.org/drepper/SHA-crypt.txt); step numbers below are that document's.
- * 656000 rounds cost about a second of CPU in JavaScript, so `sha512CryptChecksumOffThread` runs
- * the rounds in a worker thread; the event loop only parses and compares.
+ * In JavaScript 656000 rounds cost about a second of CPU (glibc: a third of that), so
+ * `sha512CryptChecksumOffThread` runs the rounds in a worker thread; the event loop only parses
+ * and compares.
  */
 import { createHash, hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
