@@ -104,7 +104,7 @@ async function openPGlite(dataDir: string | undefined, loadDataDir: Blob | undef
     close: () => kysely.destroy(),
     // LISTEN inside someone else's open transaction would only take effect at their COMMIT (and
     // never after a ROLLBACK), so we take the session first.
-    listen: (channel, onPayload) => {
+    listen: async (channel, onPayload) => {
       const quoted = quoteChannel(channel);
       return pool.exclusive(async (session) => {
         const subscription = (payload: string): void => onPayload(payload);

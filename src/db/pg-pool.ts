@@ -90,7 +90,7 @@ export class PgListener {
     this.#onError = onError;
   }
 
-  listen(channel: string, onPayload: Listener): Promise<() => Promise<void>> {
+  async listen(channel: string, onPayload: Listener): Promise<() => Promise<void>> {
     const quoted = quoteChannel(channel);
     return this.#serial(async () => {
       if (this.#closed) throw new Error('the database is closed');
