@@ -134,8 +134,10 @@ class LoadRun {
   /** `[auth] <name>` lines whose fate depends on the final `[auth] methods` list. */
   readonly #authPluginLines: Setting[] = [];
   readonly #warned = new Set<string>();
+  /** Held back and reported in file and line order, like the problems. */
+  readonly #warnings: Problem[] = [];
 
-  constructor(readonly warn: (message: string) => void) {}
+  constructor(readonly onWarning: (message: string) => void) {}
 
   readFile(path: string, fileIndex: number, read: (path: string) => string): void {
     let text: string;
@@ -147,13 +149,17 @@ class LoadRun {
       return;
     }
     const parsed = parseIni(text);
-    for (const error of parsed.errors) this.#problem([fileIndex, error.line], `${path}:${error.line}: ${error.message}`);
+    for (const error of parsed.errors) {
+      this.#problem([fileIndex, error.line], `${path}:${error.line}: ${error.message}`);
+    }
     for (const header of parsed.sections) {
       const section = normalizeSection(header.section);
+      const where = `${path}:${header.line}`;
       if (!KNOWN_SECTIONS.has(section)) {
-        this.#problem([fileIndex, header.line], `${path}:${header.line}: [${header.section}]: ${unknownSection(section)}`);
+        this.#problem([fileIndex, header.line], `${where}: [${header.section}]: ${unknownSection(section)}`);
       } else if (Object.hasOwn(PASSTHROUGH, section)) {
-        this.#warnOnce(`passthrough:${section}`, `${path}:${header.line}: [${section}] is accepted and ignored by keystone-ts`);
+        const message = `${where}: [${section}] is accepted and ignored by keystone-ts`;
+        this.#warnOnce(`passthrough:${section}`, [fileIndex, header.line], message);
       }
     }
 
@@ -178,7 +184,8 @@ class LoadRun {
       }
       for (const target of targets) {
         if (target.rank > 0) {
-          this.warn(`${setting.where}: [${section}] ${line.key} is deprecated, use [${target.section}] ${target.option}`);
+          const current = `[${target.section}] ${target.option}`;
+          this.#warn(setting.order, `${setting.where}: [${section}] ${line.key} is deprecated, use ${current}`);
         }
         const key = `${target.section}\0${target.option}`;
         const current = chosen.get(key);
@@ -217,7 +224,7 @@ class LoadRun {
       const option = optionPart.toLowerCase();
       const setting: Setting = { where: name, order, section, name: option, input: { text, listInEnv: true } };
       if (Object.hasOwn(PASSTHROUGH, section)) {
-        this.#warnOnce(`passthrough:${section}`, `${name}: [${section}] is accepted and ignored by keystone-ts`);
+        this.#warnOnce(`passthrough:${section}`, order, `${name}: [${section}] is accepted and ignored by keystone-ts`);
       } else if (optionSpec(section, option) === undefined) {
         const why = KNOWN_SECTIONS.has(section) ? unknownOption(section, option) : unknownSection(section);
         this.#problem(order, `${describe(setting, undefined)}: ${why}`);
@@ -251,10 +258,12 @@ class LoadRun {
 
   readOverrides(overrides: ConfigOverrides, sourceIndex: number): void {
     let i = 0;
-    for (const [section, options] of Object.entries(overrides as Record<string, Record<string, unknown> | undefined>)) {
+    const bySection = overrides as Record<string, Record<string, unknown> | undefined>;
+    for (const [section, options] of Object.entries(bySection)) {
       for (const [option, value] of Object.entries(options ?? {})) {
         if (value === undefined) continue;
-        const setting: Setting = { where: 'overrides', order: [sourceIndex, i++], section, name: option, input: { value } };
+        const order = [sourceIndex, i++] as const;
+        const setting: Setting = { where: 'overrides', order, section, name: option, input: { value } };
         if (optionSpec(section, option) === undefined) {
           const why = KNOWN_SECTIONS.has(section) ? unknownOption(section, option) : unknownSection(section);
           this.#problem(setting.order, `${describe(setting, undefined)}: ${why}`);
@@ -272,20 +281,20 @@ class LoadRun {
       for (const [option, spec] of Object.entries(sectionSpec.options)) {
         const settings = this.#settings.get(`${section}\0${option}`);
         values[option] = settings === undefined ? spec.default : this.#evaluate(spec, settings);
-        if (settings !== undefined && (spec.inert === true || sectionSpec.inert === true)) {
+        const first = settings?.[0];
+        if (first !== undefined && (spec.inert === true || sectionSpec.inert === true)) {
           this.#warnOnce(
             `inert:${section}\0${option}`,
-            `${settings[0]?.where}: [${section}] ${option} is accepted but has no effect in keystone-ts`,
+            first.order,
+            `${first.where}: [${section}] ${option} is accepted but has no effect in keystone-ts`,
           );
         }
       }
       config[section] = values;
     }
     this.#checkAuthPluginLines(config.auth?.methods);
-    if (this.#problems.length > 0) {
-      const sorted = [...this.#problems].sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1]);
-      throw new ConfigLoadError(sorted.map((p) => p.message));
-    }
+    for (const message of inOrder(this.#warnings)) this.onWarning(message);
+    if (this.#problems.length > 0) throw new ConfigLoadError(inOrder(this.#problems));
     return deepFreeze(config) as unknown as Config;
   }
 
@@ -310,11 +319,13 @@ class LoadRun {
       if (enabled.includes(setting.name)) {
         this.#warnOnce(
           `inert:auth\0${setting.name}`,
-          `${setting.where}: [auth] ${setting.name} (a Python plugin entry point) is accepted but has no effect in keystone-ts`,
+          setting.order,
+          `${setting.where}: [auth] ${setting.name} (a Python plugin entry point) is accepted ` +
+            'but has no effect in keystone-ts',
         );
       } else {
-        const why = unknownOption('auth', setting.name);
-        this.#problem(setting.order, `${describe(setting, undefined)}: ${why}; [auth] only accepts extra options named after a method in [auth] methods`);
+        const why = `${unknownOption('auth', setting.name)}; [auth] only accepts extra options named after a method in [auth] methods`;
+        this.#problem(setting.order, `${describe(setting, undefined)}: ${why}`);
       }
     }
   }
@@ -323,11 +334,20 @@ class LoadRun {
     this.#problems.push({ order, message });
   }
 
-  #warnOnce(key: string, message: string): void {
+  #warn(order: readonly [number, number], message: string): void {
+    this.#warnings.push({ order, message });
+  }
+
+  #warnOnce(key: string, order: readonly [number, number], message: string): void {
     if (this.#warned.has(key)) return;
     this.#warned.add(key);
-    this.warn(message);
+    this.#warn(order, message);
   }
+}
+
+/** Messages by source (files in order, then environment, then overrides) and line. */
+function inOrder(messages: readonly Problem[]): string[] {
+  return [...messages].sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1]).map((m) => m.message);
 }
 
 function evaluateSetting(spec: OptionSpec, setting: Setting): ValueResult {

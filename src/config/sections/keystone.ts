@@ -1089,7 +1089,7 @@ export const KEYSTONE_SECTIONS = {
   },
   role: {
     origin: 'keystone',
-    help: 'Roles.',
+    help: 'Global and domain-specific roles.',
     options: {
       driver: {
         type: 'enum', default: null, choices: ['sql'],
