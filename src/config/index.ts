@@ -20,3 +20,4 @@ export {
 } from './registry.js';
 export type { OptionSpec, OptionType, SectionSpec, DeprecatedName } from './schema.js';
 export { parseIni, type ParsedIni, type IniAssignment } from './ini.js';
+export { renderConfigurationDoc } from './docs.js';
