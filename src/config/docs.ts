@@ -69,7 +69,7 @@ function typeOf(spec: OptionSpec): string {
     case 'float':
       return `${spec.type}${range(spec.min, spec.max)}`;
     case 'enum':
-      return `one of ${spec.choices.map((c) => `\`${c}\``).join(', ')}`;
+      return `one of ${spec.choices.map((c) => (c === '' ? '*(empty)*' : `\`${c}\``)).join(', ')}`;
     case 'list':
       return spec.itemChoices === undefined
         ? 'list'

@@ -108,9 +108,9 @@ export const OSLO_SECTIONS = {
         type: 'bool', default: false, inert: true,
         help:
           'Global toggle for TLS usage when communicating with the caching servers.Currently ' +
-          'supported by ``dogpile.cache.bmemcache``, ``dogpile.cache.pymemcache``, ' +
-          '``oslo_cache.memcache_pool``, ``dogpile.cache.redis`` and ' +
-          '``dogpile.cache.redis_sentinel``',
+          'supported by `dogpile.cache.bmemcache`, `dogpile.cache.pymemcache`, ' +
+          '`oslo_cache.memcache_pool`, `dogpile.cache.redis` and ' +
+          '`dogpile.cache.redis_sentinel`',
       },
       tls_cafile: {
         type: 'path', default: null, inert: true,
@@ -363,10 +363,7 @@ export const OSLO_SECTIONS = {
     options: {
       max_request_body_size: {
         type: 'int', default: 114688, min: 1, deprecatedNames: [{ section: 'DEFAULT', name: 'osapi_max_request_body_size' }, { section: 'DEFAULT', name: 'max_request_body_size' }],
-        help:
-          "Maximum size of a request body in bytes; larger requests get 413. oslo.middleware's " +
-          'option, also read from its old places `[DEFAULT] max_request_body_size` and `[DEFAULT] ' +
-          'osapi_max_request_body_size`.',
+        help: 'Maximum size of a request body in bytes; larger requests get 413.',
       },
       enable_proxy_headers_parsing: {
         type: 'bool', default: false,
