@@ -9,7 +9,7 @@ export interface SnapshotOptions {
   excludeTable?: (name: string) => boolean;
 }
 
-export async function schemaSnapshot(db: Kysely<unknown>, options: SnapshotOptions = {}): Promise<string[]> {
+export async function schemaSnapshot<DB>(db: Kysely<DB>, options: SnapshotOptions = {}): Promise<string[]> {
   const keep = (table: string): boolean => !(options.excludeTable?.(table) ?? false);
   const lines: string[] = [];
 
