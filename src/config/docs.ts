@@ -167,7 +167,8 @@ The file is read the way oslo.config reads it:
             application_credential
   \`\`\`
 - The same option twice: the last one wins, except for *multi* options, where every line adds an
-  item (across files too).
+  item (across files too) and the lines replace the default; an empty line adds nothing, so
+  \`notification_opt_out =\` alone empties that list.
 - \`[DEFAULT]\` values are **not** inherited by other sections (unlike Python's ConfigParser).
 - Booleans: \`true\`/\`false\`, \`yes\`/\`no\`, \`on\`/\`off\`, \`1\`/\`0\`, in any case.
 - An empty value (\`option =\`) unsets an option whose default is unset, gives the empty string for
@@ -189,8 +190,8 @@ Values of secret options (passwords, keys, database URLs) are never shown.
 - **Accepted, no effect**: options (and whole sections) that Keystone or its libraries define but
   keystone-ts does not act on, such as \`[ldap]\` or the caching knobs, are accepted so that an existing
   keystone.conf loads, and reported as warnings when set.
-- **Drivers**: every \`driver\` option accepts only what keystone-ts implements (SQL on PostgreSQL); an
-  \`[identity] driver = ldap\` is refused rather than silently served from SQL.
+- **Drivers**: the \`driver\` options of the areas keystone-ts serves accept only what it implements
+  (SQL on PostgreSQL): \`[identity] driver = ldap\` is refused rather than silently served from SQL.
 - **Deprecated names**: an option's old names (\`[DEFAULT] max_request_body_size\` for
   \`[oslo_middleware] max_request_body_size\`, \`[assignment] list_limit\` for \`[resource] list_limit\`, ...)
   still work, with a warning. In one file the current name wins over an old one.
