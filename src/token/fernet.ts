@@ -103,10 +103,6 @@ export class MultiFernet {
     this.#keys = keys.map((key) => new FernetKey(key));
   }
 
-  get size(): number {
-    return this.#keys.length;
-  }
-
   encrypt(plaintext: Buffer, opts: FernetEncryptOptions = {}): string {
     const key = this.#keys[0] as FernetKey;
     const timestamp = opts.timestamp ?? Math.floor(Date.now() / 1000);

@@ -408,7 +408,7 @@ export function setupKeyRepository(directory: string, options: RotationOptions):
     throw new KeyRepositoryError(directory, `Cannot create key repository ${directory}: ${(err as Error).message}`);
   }
   if (existsSync(path.join(directory, STAGED_NAME))) {
-    return { initialized: false, rotation: null, keyIds: readKeyFiles(directory).map((f) => f.id) };
+    return { initialized: false, rotation: null, keyIds: listKeyFiles(directory).map((file) => file.id) };
   }
   writeStagedKey(directory);
   const rotation = rotateKeyRepository(directory, options);
