@@ -14,9 +14,10 @@ class SummaryReporter extends Mocha.reporters.Spec {
     runner.on(EVENT_TEST_PASS, () => { passed += 1; });
     runner.on(EVENT_TEST_FAIL, () => { failed += 1; });
     runner.on(EVENT_TEST_PENDING, () => { skipped += 1; });
+    // Spec registered its epilogue on this event in super(), so this line prints after it.
+    // Synchronously: mocha --exit ends the process right after the run-end listeners.
     runner.once(EVENT_RUN_END, () => {
-      // Spec prints its epilogue on the same event; ours must come last.
-      setImmediate(() => process.stdout.write(`${passed} passed, ${failed} failed, ${skipped} skipped\n`));
+      process.stdout.write(`${passed} passed, ${failed} failed, ${skipped} skipped\n`);
     });
   }
 }

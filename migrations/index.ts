@@ -1,0 +1,23 @@
+import * as keystoneSchema2026 from './0001_keystone_schema_2026_1.js';
+import * as keystoneTsMeta from './0002_keystone_ts_meta.js';
+import type { KyselyMigration } from './types.js';
+
+export type { KyselyMigration, MigrationDb } from './types.js';
+
+/**
+ * The migration that creates upstream Keystone's schema. It runs only on a database without one;
+ * a database made by `keystone-manage db_sync` keeps its schema untouched, and upstream's
+ * `alembic_version` says which it is (src/db/migrate.ts).
+ */
+export const KEYSTONE_SCHEMA_MIGRATION = '0001_keystone_schema_2026_1';
+
+/**
+ * Every migration, in the order they run. Listed here rather than read from the directory, so
+ * the compiled program carries its migrations and nothing depends on the file system at start.
+ * Append only: a new migration gets the next number and a new line at the end; never rename,
+ * reorder or edit one that has shipped (databases record the names they ran).
+ */
+export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: KyselyMigration]> = [
+  [KEYSTONE_SCHEMA_MIGRATION, keystoneSchema2026],
+  ['0002_keystone_ts_meta', keystoneTsMeta],
+];

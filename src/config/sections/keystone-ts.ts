@@ -1,0 +1,40 @@
+import type { RegistrySpec } from '../schema.js';
+
+/**
+ * [keystone_ts]: the few settings upstream Keystone does not have because its WSGI server owns
+ * them. Keep it small: an option that Keystone has belongs in Keystone's section, under
+ * Keystone's name.
+ */
+export const KEYSTONE_TS_SECTIONS = {
+  keystone_ts: {
+    origin: 'keystone-ts',
+    help:
+      'Options of keystone-ts itself, for things upstream Keystone leaves to its WSGI server ' +
+      '(Apache, uWSGI). Python Keystone ignores this section, so one keystone.conf can serve both ' +
+      'side by side.',
+    options: {
+      data_dir: {
+        type: 'path', default: './data',
+        help:
+          "Directory of keystone-ts's local state, such as the embedded PGlite database used when " +
+          '`[database] connection` is unset. A relative path is relative to the working directory ' +
+          'of the process. The environment variable `KEYSTONE_TS_DATA` sets it too.',
+      },
+      bind: {
+        type: 'address', default: '127.0.0.1:5000',
+        help:
+          'Address the HTTP server listens on, `host:port` (IPv6 in brackets: `[::1]:5000`). ' +
+          'Loopback by default, so a fresh install is not reachable from the network until an ' +
+          'operator says so.',
+      },
+      workers: {
+        type: 'int', default: 0, min: 0,
+        help: 'Number of HTTP worker processes; 0 starts one per CPU core.',
+      },
+      log_format: {
+        type: 'enum', default: 'text', choices: ['text', 'json'],
+        help: 'Log line format: `text` for people, `json` (one object per line) for log collectors.',
+      },
+    },
+  },
+} as const satisfies RegistrySpec;
