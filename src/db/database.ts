@@ -41,7 +41,8 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
   /**
    * Errors that belong to no caller: an idle pooled connection dropped, the LISTEN connection
-   * lost, a `listen` callback that threw. Default: written to stderr.
+   * lost, a `listen` callback that threw, a caller waiting over 10 s for PGlite's only connection
+   * (see PGlitePool). Default: written to stderr.
    */
   onError?: (error: Error) => void;
   /** PGlite with `pglite://memory` only: start from this data-directory tarball (see dumpDataDir). */
@@ -61,7 +62,7 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
     case 'postgresql':
       return openPostgres(url, opts.poolSize ?? 10, onError);
     case 'pglite':
-      return openPGlite(pgliteDataDir(url), opts.pgliteLoadDataDir);
+      return openPGlite(pgliteDataDir(url), opts.pgliteLoadDataDir, onError);
     default:
       throw new ConfigError(
         `[database] connection: unsupported URL scheme ${scheme === undefined ? `in "${redact(url)}"` : `"${scheme}:"`}` +
@@ -83,7 +84,11 @@ function pgliteDataDir(url: string): string | undefined {
   return path.normalize(dir);
 }
 
-async function openPGlite(dataDir: string | undefined, loadDataDir: Blob | undefined): Promise<Db> {
+async function openPGlite(
+  dataDir: string | undefined,
+  loadDataDir: Blob | undefined,
+  onError: (error: Error) => void,
+): Promise<Db> {
   if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
   const parsers = { ...TEXT_PARSERS } as Record<number, (text: string) => unknown>;
   // One options object: PGlite ignores its second argument when the first is not a string.
@@ -96,7 +101,7 @@ async function openPGlite(dataDir: string | undefined, loadDataDir: Blob | undef
   // PGlite's default is already UTC; set it anyway so SQL like localtimestamp is naive UTC, as
   // Keystone stores it (spec §6), whatever the build's default becomes.
   await pglite.exec(`SET TIME ZONE 'UTC'`);
-  const pool = new PGlitePool(pglite);
+  const pool = new PGlitePool(pglite, onError);
   const kysely = new Kysely<KeystoneDatabase>({ dialect: new PostgresDialect({ pool }) });
   return {
     kysely,

@@ -16,9 +16,19 @@ export class PGlitePool implements PostgresPool {
   #held = false;
   #ended = false;
   #closing: Promise<void> | undefined;
+  readonly #onStall: (error: Error) => void;
+  readonly #stallWarningMs: number;
 
-  constructor(pglite: PGlite) {
+  /**
+   * `onStall` hears about callers waiting longer than `stallWarningMs`: on PGlite the
+   * classic cause is a query through `db.kysely` inside a `transaction().execute(trx => …)` that
+   * should have used `trx` — it waits for the connection its own transaction holds, forever.
+   * (On PostgreSQL the same code runs, on another connection, without seeing the transaction.)
+   */
+  constructor(pglite: PGlite, onStall: (error: Error) => void, stallWarningMs = 10_000) {
     this.#pglite = pglite;
+    this.#onStall = onStall;
+    this.#stallWarningMs = stallWarningMs;
     const query = async (sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<unknown>> => {
       const result = await pglite.query(sql, normalizeParameters(parameters), { rowMode: 'object' });
       return {
@@ -41,7 +51,27 @@ export class PGlitePool implements PostgresPool {
       this.#held = true;
       return Promise.resolve(this.#client);
     }
-    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#onStall(
+          new Error(
+            `waited ${this.#stallWarningMs / 1000}s for PGlite's only connection: is a query using db.kysely ` +
+              'inside a transaction that holds it (use the transaction object instead)?',
+          ),
+        );
+      }, this.#stallWarningMs);
+      timer.unref();
+      this.#waiting.push({
+        resolve: (client) => {
+          clearTimeout(timer);
+          resolve(client);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+    });
   }
 
   /** Runs `fn` while holding the session, so it never lands inside someone's open transaction. */

@@ -7,7 +7,8 @@
  * - ID tuple `[is_uuid, value]`: `[true, bin16]` when Python's `uuid.UUID(value)` accepts the id,
  *   else `[false, str | nil]`; comes back as 32 lowercase hex digits or the string as is.
  * - methods: the bitmask of {@link AuthMethodCodec}.
- * - expires_at: always a msgpack float64 (`cb`), even though Keystone's value is integral.
+ * - expires_at: always a msgpack float64 (`cb`), integral as Keystone's issue path truncates to
+ *   whole seconds; a fraction from another issuer is tolerated (and dropped) on decode.
  * - audit ids: each 22-char urlsafe-base64 id as its 16 raw bytes.
  */
 import { isUtf8 } from 'node:buffer';
