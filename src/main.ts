@@ -10,7 +10,7 @@ import { createAssignmentStore } from './assignment/store.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { createCatalogService } from './catalog/catalog.js';
 import { createCatalogStore } from './catalog/store.js';
-import { createChangeFeed, type ChangeFeed } from './common/change-feed.js';
+import { createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
 import type { Config } from './config/index.js';
 import { openDatabase, type Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -76,7 +76,8 @@ export function passwordHashOptions(config: Config): PasswordHashOptions {
 }
 
 /** Stores and services over one database, shared by the server, the CLI and the tests. */
-export function createProviders(db: Db, config: Config, changes: ChangeFeed, now: () => Date = () => new Date()) {
+export function createProviders(database: Db, config: Config, changes: ChangeFeed, now: () => Date = () => new Date()) {
+  const db = { kysely: database.kysely.withPlugin(trackWrites(changes)) };
   const resource = createResourceStore(db.kysely);
   const assignments = createAssignmentStore(db.kysely);
   const catalogStore = createCatalogStore(db.kysely);
@@ -128,7 +129,7 @@ export async function createService(config: Config, options: { log: Log; now?: (
     db.onListenerReconnect(() => changes.bump());
     closers.unshift(() => changes.close());
     const providers = createProviders(db, config, changes, now);
-    const keys = new KeyRepository(locations.fernetKeys, { maxActiveKeys: config.fernet_tokens.max_active_keys });
+    const keys = new KeyRepository(locations.fernetKeys, { optionName: '[fernet_tokens] key_repository' });
     closers.unshift(async () => keys.close());
     keys.keys(); // refuse to start without keys, as Keystone does
     const formatter = new TokenFormatter({ keys, methods: config.auth.methods, defaultDomainId: config.identity.default_domain_id });
@@ -188,7 +189,7 @@ export async function createService(config: Config, options: { log: Log; now?: (
       schemas: createSchemaRegistry(),
       credentialsFor: (token, service) => credentialsFor(token, service, tokens.isAdminProject(token)),
       publicEndpoint: config.DEFAULT.public_endpoint,
-      maxRequestBodySize: config.DEFAULT.max_request_body_size,
+      maxRequestBodySize: config.oslo_middleware.max_request_body_size,
       log: options.log,
     });
     return {

@@ -45,7 +45,7 @@ export interface CatalogScope {
   readonly projectId: string | null;
 }
 
-export type CatalogService_ = ReturnType<typeof createCatalogService>;
+export type CatalogProvider = ReturnType<typeof createCatalogService>;
 
 export function createCatalogService(deps: { store: CatalogStore; returnAllEndpointsIfNoFilter: boolean; publicEndpoint: string | null }) {
   return {

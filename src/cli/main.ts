@@ -311,7 +311,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
         const maxActiveKeys = command === 'fernet' ? config.fernet_tokens.max_active_keys : 3;
         if (sub === 'setup') {
           const result = setupKeyRepository(dir, { maxActiveKeys });
-          out(result.created ? `Created key repository ${dir}` : `Key repository ${dir} already set up`);
+          out(result.initialized ? `Created key repository ${dir}` : `Key repository ${dir} already set up`);
           return 0;
         }
         if (sub === 'rotate' && command === 'fernet') {
@@ -325,7 +325,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
         const tokenText = parsed.positional[2];
         if (sub !== 'inspect' || !tokenText) throw new UsageError('usage: token inspect [--key-repository DIR] TOKEN');
         const dir = parsed.flags.get('key-repository')?.at(-1) ?? resolveLocations(config).fernetKeys;
-        const keys = new KeyRepository(dir, { maxActiveKeys: config.fernet_tokens.max_active_keys, watch: false });
+        const keys = new KeyRepository(dir, { watch: false, optionName: '[fernet_tokens] key_repository' });
         try {
           const formatter = new TokenFormatter({ keys, methods: config.auth.methods, defaultDomainId: config.identity.default_domain_id });
           const data = formatter.parse(tokenText);

@@ -1,3 +1,5 @@
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+
 /**
  * A process-wide generation number that moves whenever data that validated tokens depend on may
  * have changed: users, projects, roles, assignments, revocation events, the catalog. Caches tag
@@ -45,7 +47,24 @@ export async function createChangeFeed(source: Listener | null, log: (message: s
     },
     async close() {
       healthy = false;
-      await unlisten?.();
+      // The database may already be closed by its owner; there is nothing left to unsubscribe.
+      await unlisten?.().catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Moves the generation after every write statement this process runs, so its own changes are
+ * visible to its own next request at once, without waiting for the notification round trip.
+ */
+export function trackWrites(changes: ChangeFeed): KyselyPlugin {
+  return {
+    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+      return args.node;
+    },
+    async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+      if (args.result.numAffectedRows !== undefined || args.result.numChangedRows !== undefined) changes.bump();
+      return args.result;
     },
   };
 }

@@ -14,7 +14,7 @@ export const USER_OPTION_IDS = {
 } as const;
 
 export type UserOptionName = keyof typeof USER_OPTION_IDS;
-const OPTION_NAME_BY_ID = new Map(Object.entries(USER_OPTION_IDS).map(([name, id]) => [id, name as UserOptionName]));
+const OPTION_NAME_BY_ID = new Map<string, UserOptionName>(Object.entries(USER_OPTION_IDS).map(([name, id]) => [id, name as UserOptionName]));
 
 export interface UserRecord {
   readonly id: string;

@@ -157,7 +157,7 @@ describeEachDatabase('POST/GET/HEAD/DELETE /v3/auth/tokens', (ctx) => {
       assert.match(res.json.error.message, pattern);
       assert.equal(res.json.error.code, status);
     }
-    const big = JSON.stringify({ auth: { identity: { methods: ['password'] } }, pad: 'x'.repeat(server.config.DEFAULT.max_request_body_size) });
+    const big = JSON.stringify({ auth: { identity: { methods: ['password'] } }, pad: 'x'.repeat(server.config.oslo_middleware.max_request_body_size) });
     const tooLarge = await http(base, 'POST', '/v3/auth/tokens', { body: big });
     assert.equal(tooLarge.status, 413);
     assert.equal(tooLarge.json.error.title, 'Request Entity Too Large');
