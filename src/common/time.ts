@@ -20,3 +20,11 @@ export function keystoneIsoTime(date: Date): string {
 export function epochSeconds(date: Date): number {
   return Math.floor(date.getTime() / 1000);
 }
+
+/**
+ * oslo's jsonutils rendering of a naive datetime: `YYYY-MM-DDTHH:MM:SS.ffffff`, microseconds kept,
+ * no zone (user `password_expires_at`, app-credential `expires_at`; Appendix E).
+ */
+export function naiveIsoTime(date: Date, micros = (date.getTime() % 1000) * 1000): string {
+  return `${date.toISOString().slice(0, 19)}.${String(Math.max(0, micros)).padStart(6, '0')}`;
+}

@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import {
+  ForbiddenAction,
+  INVALID_JSON_MESSAGE,
+  KeystoneError,
+  MethodNotAllowed,
+  NotFound,
+  PayloadTooLarge,
+  TokenNotFound,
+  Unauthorized,
+  ValidationError,
+} from '../common/errors.js';
+import { flaskJson, pythonJson } from '../common/json.js';
+import type { Credentials, PolicyEngine, PolicyInput } from '../policy/pdp.js';
+import type { TokenProvider, ValidatedToken } from '../token/provider.js';
+import type { SchemaRegistry } from './validation.js';
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** The caller, established once per request from X-Auth-Token (and X-Service-Token). */
+export interface Caller {
+  readonly token: ValidatedToken;
+  readonly credentials: Credentials;
+}
+
+export interface RequestContext {
+  readonly method: HttpMethod;
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, string | undefined>>;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: unknown;
+  /** `<scheme>://<host>[:port]` from [DEFAULT] public_endpoint or the request (spec 3.5). */
+  readonly baseUrl: string;
+  readonly requestId: string;
+  readonly sourceAddress: string | undefined;
+  /** Set on authenticated routes. */
+  readonly caller: Caller | undefined;
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Token bodies have no trailing newline; resource bodies do (Appendix E). */
+  readonly trailingNewline?: boolean;
+}
+
+/**
+ * One route table entry drives request validation, authentication, policy enforcement and
+ * (later) the OpenAPI document. `action` is Keystone's policy rule name; null marks the
+ * routes Keystone leaves unenforced.
+ */
+export interface Route {
+  readonly method: HttpMethod;
+  readonly path: string;
+  readonly action: string | null;
+  /** Whether a valid X-Auth-Token is required before the handler runs. */
+  readonly authenticated: boolean;
+  /** Schema id in schemas/ for the request body, applied to `bodyMember` when given. */
+  readonly requestSchema?: string;
+  readonly bodyMember?: string;
+  readonly statuses: readonly number[];
+  /** Builds the policy target (entities, path values) the rule needs (spec 4.1). */
+  readonly target?: (ctx: RequestContext) => Promise<Omit<PolicyInput, 'credentials'>>;
+  readonly handle: (ctx: RequestContext) => Promise<Reply>;
+}
+
+export interface HttpDeps {
+  readonly routes: readonly Route[];
+  readonly tokens: TokenProvider;
+  readonly policy: PolicyEngine;
+  readonly schemas: SchemaRegistry;
+  readonly credentialsFor: (token: ValidatedToken, service: ValidatedToken | undefined) => Credentials;
+  readonly publicEndpoint: string | null;
+  readonly maxRequestBodySize: number;
+  readonly log: (record: Record<string, unknown>) => void;
+}
+
+function expressPath(path: string): string {
+  return path.replace(/\{([^}]+)\}/g, ':$1');
+}
+
+/** Keystone's base URL: public_endpoint, else the request's scheme and host (spec 3.5). */
+function baseUrlOf(req: Request, publicEndpoint: string | null): string {
+  if (publicEndpoint) return publicEndpoint.replace(/\/+$/, '').replace(/\/v3$/, '');
+  const host = req.headers.host ?? 'localhost';
+  const scheme = req.protocol;
+  const trimmed = (scheme === 'http' && host.endsWith(':80')) || (scheme === 'https' && host.endsWith(':443')) ? host.replace(/:\d+$/, '') : host;
+  return `${scheme}://${trimmed}`;
+}
+
+const JSON_TYPES = /^application\/(?:[\w.+-]*\+)?json\b/i;
+
+/**
+ * Reads the body ourselves instead of express.json(): the size limit must answer Keystone's
+ * 413, an unparsable body Keystone's 400, and a body with a non-JSON content type is refused.
+ */
+async function readJsonBody(req: Request, limit: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) throw new PayloadTooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new PayloadTooLarge();
+    chunks.push(chunk);
+  }
+  if (size === 0) return undefined;
+  const type = req.headers['content-type'];
+  if (type && !JSON_TYPES.test(type)) {
+    throw new ValidationError(
+      'Expecting to find application/json in Content-Type header. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.',
+    );
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+  } catch {
+    throw new ValidationError(INVALID_JSON_MESSAGE);
+  }
+}
+
+function send(res: Response, reply: Reply, method: string): void {
+  if (reply.headers) for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
+  res.status(reply.status);
+  if (reply.body === undefined || reply.status === 204) {
+    res.end();
+    return;
+  }
+  const text = pythonJson(reply.body) + (reply.trailingNewline === false ? '' : '\n');
+  res.setHeader('Content-Type', 'application/json');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  // HEAD answers the GET headers, Content-Length included, with no body (Appendix E).
+  res.end(method === 'HEAD' ? undefined : text);
+}
+
+export function createHttpApp(deps: HttpDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', false);
+
+  app.use((req, res, next) => {
+    res.setHeader('Vary', 'X-Auth-Token');
+    res.setHeader('x-openstack-request-id', `req-${randomUUID()}`);
+    next();
+  });
+
+  async function authenticate(req: Request): Promise<Caller> {
+    const tokenText = req.headers['x-auth-token'];
+    if (typeof tokenText !== 'string' || tokenText === '') throw new Unauthorized('no X-Auth-Token');
+    let token: ValidatedToken;
+    try {
+      token = await deps.tokens.validate(tokenText);
+    } catch (error) {
+      // As the caller's token, "not found" is "not authenticated" (spec 1.6); other errors
+      // (a deleted user's 404) keep their status.
+      if (error instanceof TokenNotFound) throw new Unauthorized(error.reason ?? error.message);
+      throw error;
+    }
+    let service: ValidatedToken | undefined;
+    const serviceText = req.headers['x-service-token'];
+    if (typeof serviceText === 'string' && serviceText !== '') {
+      service = await deps.tokens.validate(serviceText).catch(() => undefined);
+    }
+    return { token, credentials: deps.credentialsFor(token, service) };
+  }
+
+  const router = express.Router({ caseSensitive: true, strict: false });
+  const methodsByPath = new Map<string, Set<string>>();
+  for (const route of deps.routes) {
+    const pathPattern = expressPath(route.path);
+    if (!methodsByPath.has(pathPattern)) methodsByPath.set(pathPattern, new Set());
+    methodsByPath.get(pathPattern)!.add(route.method);
+    const register = router[route.method.toLowerCase() as 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete'].bind(router);
+    register(pathPattern, (req: Request, res: Response, next: NextFunction) => {
+      handle(route, req, res).catch(next);
+    });
+  }
+  // Keystone (Werkzeug) answers 405 for a known path with an undefined method.
+  for (const pathPattern of methodsByPath.keys()) {
+    router.all(pathPattern, (_req, _res, next) => next(new MethodNotAllowed()));
+  }
+
+  async function handle(route: Route, req: Request, res: Response): Promise<void> {
+    const method = route.method;
+    let body: unknown;
+    if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
+      body = await readJsonBody(req, deps.maxRequestBodySize);
+      if (route.requestSchema) {
+        if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError(INVALID_JSON_MESSAGE);
+        const member = route.bodyMember ? (body as Record<string, unknown>)[route.bodyMember] : body;
+        if (member !== undefined) deps.schemas.validate(route.requestSchema, member);
+      }
+    }
+    const caller = route.authenticated ? await authenticate(req) : undefined;
+    const ctx: RequestContext = {
+      method,
+      path: req.path,
+      params: req.params as Record<string, string>,
+      query: req.query as Record<string, string | undefined>,
+      headers: req.headers,
+      body,
+      baseUrl: baseUrlOf(req, deps.publicEndpoint),
+      requestId: String(res.getHeader('x-openstack-request-id')),
+      sourceAddress: req.socket.remoteAddress,
+      caller,
+    };
+    if (route.action && caller) {
+      const input = route.target ? await route.target(ctx) : {};
+      const decision = deps.policy.decide(route.action, {
+        ...input,
+        path: { ...ctx.params, ...input.path },
+        credentials: caller.credentials,
+        request: { method, path: req.path, source: ctx.sourceAddress },
+      });
+      if (!decision.allow) throw new ForbiddenAction(route.action, decision.violations);
+    }
+    send(res, await route.handle(ctx), method);
+  }
+
+  app.use(router);
+
+  app.use((_req: Request, _res: Response, next: NextFunction) => next(new NotFound('The resource could not be found.')));
+
+  // The one place errors become responses: Keystone's body, 401s with WWW-Authenticate.
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    let err: KeystoneError;
+    if (error instanceof KeystoneError) {
+      err = error;
+    } else if (isHttpError(error) && error.status === 400) {
+      err = new ValidationError(INVALID_JSON_MESSAGE);
+    } else {
+      err = new KeystoneError(500, 'Internal Server Error', 'An unexpected error prevented the server from fulfilling your request.');
+      deps.log({ level: 'error', msg: 'unhandled error', path: req.path, error: error instanceof Error ? error.stack : String(error) });
+    }
+    if (err.detail) deps.log({ level: 'info', msg: err.message, status: err.status, detail: err.detail, path: req.path });
+    const body = { error: { code: err.status, message: err.message, title: err.title, ...err.extra } };
+    if (err.status === 401) res.setHeader('WWW-Authenticate', `Keystone uri="${baseUrlOf(req, deps.publicEndpoint)}/v3"`);
+    const text = flaskJson(body);
+    res.status(err.status).setHeader('Content-Type', 'application/json').setHeader('Content-Length', Buffer.byteLength(text));
+    res.end(req.method === 'HEAD' ? undefined : text);
+  });
+  return app;
+}
+
+function isHttpError(error: unknown): error is { status: number } {
+  return typeof error === 'object' && error !== null && typeof (error as { status?: unknown }).status === 'number';
+}

@@ -1,0 +1,76 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { ValidationError } from '../common/errors.js';
+import { projectPath } from '../common/paths.js';
+
+/** Python's repr() of a JSON value, as jsonschema quotes the offending value in its messages. */
+function pythonRepr(value: unknown): string {
+  if (value === null) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'string') return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+  if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`;
+  if (typeof value === 'object') {
+    return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${pythonRepr(k)}: ${pythonRepr(v)}`).join(', ')}}`;
+  }
+  return String(value);
+}
+
+function jsonschemaMessage(error: ErrorObject, value: unknown): string {
+  switch (error.keyword) {
+    case 'type': {
+      const types = ([] as string[]).concat(error.params['type'] as string | string[]);
+      return `${pythonRepr(value)} is not of type ${types.map((t) => `'${t}'`).join(', ')}`;
+    }
+    case 'required':
+      return `'${String(error.params['missingProperty'])}' is a required property`;
+    case 'additionalProperties':
+      return `Additional properties are not allowed ('${String(error.params['additionalProperty'])}' was unexpected)`;
+    case 'enum':
+      return `${pythonRepr(value)} is not one of ${pythonRepr(error.params['allowedValues'])}`;
+    case 'maxLength':
+      return `${pythonRepr(value)} is too long`;
+    case 'minLength':
+      return `${pythonRepr(value)} is too short`;
+    case 'pattern':
+      return `${pythonRepr(value)} does not match '${String(error.params['pattern'])}'`;
+    default:
+      return error.message ?? 'is invalid';
+  }
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let value = root;
+  for (const part of pointer.split('/').slice(1)) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[part.replaceAll('~1', '/').replaceAll('~0', '~')];
+  }
+  return value;
+}
+
+export type SchemaRegistry = ReturnType<typeof createSchemaRegistry>;
+
+/** Every schema in schemas/, compiled once at start-up. */
+export function createSchemaRegistry(dir = projectPath('schemas')) {
+  const ajv = new Ajv({ allErrors: false, strict: true, strictTypes: false });
+  const compiled = new Map<string, ValidateFunction>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    const schema = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { $id?: string };
+    const id = schema.$id ?? file.replace(/\.json$/, '');
+    compiled.set(id, ajv.compile(schema));
+  }
+  return {
+    has: (id: string) => compiled.has(id),
+    /** Throws Keystone's 400: `Invalid input for field '<path>': <jsonschema message>`. */
+    validate(id: string, value: unknown): void {
+      const validate = compiled.get(id);
+      if (!validate) throw new Error(`unknown schema ${id}`);
+      if (validate(value)) return;
+      const error = validate.errors![0]!;
+      const message = jsonschemaMessage(error, valueAt(value, error.instancePath));
+      const field = error.instancePath.slice(1);
+      throw new ValidationError(field ? `Invalid input for field '${field}': ${message}` : message);
+    },
+  };
+}

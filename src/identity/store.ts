@@ -1,0 +1,278 @@
+import type { Kysely } from 'kysely';
+import type { KeystoneDatabase } from '../db/schema.js';
+import { newId, parseExtra } from '../common/ids.js';
+
+/** Keystone's user option ids (keystone/identity/backends/resource_options.py). */
+export const USER_OPTION_IDS = {
+  ignore_change_password_upon_first_use: '1000',
+  ignore_password_expiry: '1001',
+  ignore_lockout_failure_attempts: '1002',
+  lock_password: '1003',
+  ignore_user_inactivity: '1004',
+  multi_factor_auth_rules: 'MFAR',
+  multi_factor_auth_enabled: 'MFAE',
+} as const;
+
+export type UserOptionName = keyof typeof USER_OPTION_IDS;
+const OPTION_NAME_BY_ID = new Map<string, UserOptionName>(Object.entries(USER_OPTION_IDS).map(([name, id]) => [id, name as UserOptionName]));
+
+export interface UserRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly domain_id: string;
+  /** The stored flag; inactivity is applied by the identity service, not here. */
+  readonly enabled: boolean;
+  readonly default_project_id: string | null;
+  readonly created_at: Date | null;
+  readonly last_active_at: string | null;
+  readonly extra: Readonly<Record<string, unknown>>;
+  readonly options: Readonly<Partial<Record<UserOptionName, unknown>>>;
+  /** Present for users with a local password (local_user row). */
+  readonly local: LocalCredentials | null;
+}
+
+export interface LocalCredentials {
+  readonly local_user_id: number;
+  readonly failed_auth_count: number;
+  readonly failed_auth_at: Date | null;
+  readonly password_hash: string | null;
+  readonly password_created_at: Date | null;
+  readonly password_expires_at: Date | null;
+  readonly self_service: boolean;
+}
+
+/** Keystone writes both the DATETIME and the µs BIGINT; readers prefer the BIGINT (spec 6). */
+function preferInt(datetime: Date | null, micros: number | null): Date | null {
+  if (micros) return new Date(Math.floor(micros / 1000));
+  return datetime;
+}
+
+export type IdentityStore = ReturnType<typeof createIdentityStore>;
+
+export function createIdentityStore(db: Kysely<KeystoneDatabase>) {
+  async function load(where: { id: string } | { name: string; domainId: string }): Promise<UserRecord | undefined> {
+    let query = db
+      .selectFrom('user')
+      .leftJoin('local_user', 'local_user.user_id', 'user.id')
+      .leftJoin('nonlocal_user', 'nonlocal_user.user_id', 'user.id')
+      .select([
+        'user.id as id',
+        'user.domain_id as domain_id',
+        'user.enabled as enabled',
+        'user.default_project_id as default_project_id',
+        'user.created_at as created_at',
+        'user.last_active_at as last_active_at',
+        'user.extra as extra',
+        'local_user.id as local_user_id',
+        'local_user.name as local_name',
+        'local_user.failed_auth_count as failed_auth_count',
+        'local_user.failed_auth_at as failed_auth_at',
+        'nonlocal_user.name as nonlocal_name',
+      ]);
+    query = 'id' in where
+      ? query.where('user.id', '=', where.id)
+      : query.where('local_user.name', '=', where.name).where('local_user.domain_id', '=', where.domainId);
+    const row = await query.executeTakeFirst();
+    if (!row) return undefined;
+
+    const [password, options, federated] = await Promise.all([
+      row.local_user_id == null
+        ? undefined
+        : db
+            .selectFrom('password')
+            .select(['password_hash', 'created_at', 'created_at_int', 'expires_at', 'expires_at_int', 'self_service'])
+            .where('local_user_id', '=', row.local_user_id)
+            .orderBy('created_at_int', 'desc')
+            .orderBy('id', 'desc')
+            .limit(1)
+            .executeTakeFirst(),
+      db.selectFrom('user_option').select(['option_id', 'option_value']).where('user_id', '=', row.id).execute(),
+      row.local_name == null && row.nonlocal_name == null
+        ? db.selectFrom('federated_user').select(['display_name', 'unique_id']).where('user_id', '=', row.id).executeTakeFirst()
+        : undefined,
+    ]);
+
+    const opts: Partial<Record<UserOptionName, unknown>> = {};
+    for (const option of options) {
+      const name = OPTION_NAME_BY_ID.get(option.option_id);
+      if (name) opts[name] = option.option_value == null ? null : JSON.parse(option.option_value);
+    }
+    return {
+      id: row.id,
+      name: row.local_name ?? row.nonlocal_name ?? federated?.display_name ?? federated?.unique_id ?? '',
+      domain_id: row.domain_id,
+      enabled: row.enabled !== false,
+      default_project_id: row.default_project_id,
+      created_at: row.created_at,
+      last_active_at: row.last_active_at,
+      extra: parseExtra(row.extra),
+      options: opts,
+      local:
+        row.local_user_id == null
+          ? null
+          : {
+              local_user_id: row.local_user_id,
+              failed_auth_count: row.failed_auth_count ?? 0,
+              failed_auth_at: row.failed_auth_at,
+              password_hash: password?.password_hash ?? null,
+              password_created_at: password ? preferInt(password.created_at, password.created_at_int) : null,
+              password_expires_at: password ? preferInt(password.expires_at, password.expires_at_int) : null,
+              self_service: password?.self_service ?? false,
+            },
+    };
+  }
+
+  return {
+    getUser: (id: string) => load({ id }),
+    findUserByName: (name: string, domainId: string) => load({ name, domainId }),
+
+    /** Creates a local user with an optional password hash, in one transaction. */
+    async createUser(input: {
+      id?: string;
+      name: string;
+      domain_id: string;
+      enabled?: boolean;
+      default_project_id?: string | null;
+      extra?: Record<string, unknown>;
+      password?: { hash: string; expiresAt: Date | null; now: Date };
+    }): Promise<string> {
+      const id = input.id ?? newId();
+      const now = input.password?.now ?? new Date();
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('user')
+          .values({
+            id,
+            domain_id: input.domain_id,
+            enabled: input.enabled ?? true,
+            default_project_id: input.default_project_id ?? null,
+            created_at: now,
+            last_active_at: null,
+            extra: JSON.stringify(input.extra ?? {}),
+          })
+          .execute();
+        const local = await trx
+          .insertInto('local_user')
+          .values({ user_id: id, domain_id: input.domain_id, name: input.name, failed_auth_count: 0, failed_auth_at: null })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        if (input.password) await insertPassword(trx, local.id, input.password.hash, input.password.now, input.password.expiresAt, false);
+      });
+      return id;
+    },
+
+    /** Adds a password row (the newest row is the current password). */
+    async setPassword(localUserId: number, hash: string, now: Date, expiresAt: Date | null, selfService: boolean): Promise<void> {
+      await insertPassword(db, localUserId, hash, now, expiresAt, selfService);
+    },
+
+    async setEnabled(userId: string, enabled: boolean): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await trx.updateTable('user').set({ enabled }).where('id', '=', userId).execute();
+        // Keystone resets the lockout counter when an admin re-enables a user (spec 5.5).
+        if (enabled) await trx.updateTable('local_user').set({ failed_auth_count: 0, failed_auth_at: null }).where('user_id', '=', userId).execute();
+      });
+    },
+
+    /**
+     * Counts a failed password in one atomic statement, so the lockout holds when several
+     * server processes share the database (no read-modify-write race).
+     */
+    async recordFailedAuth(localUserId: number, now: Date): Promise<void> {
+      await db
+        .updateTable('local_user')
+        .set((eb) => ({ failed_auth_count: eb(eb.fn.coalesce('failed_auth_count', eb.lit(0)), '+', 1), failed_auth_at: now }))
+        .where('id', '=', localUserId)
+        .execute();
+    },
+
+    /**
+     * Takes one authentication attempt against the lockout budget, atomically: the counter is
+     * raised before the password is checked (and reset on success), so concurrent guesses
+     * through several server processes can never exceed `maxAttempts`. A lock older than
+     * `durationSeconds` expires (0 = locked until an admin re-enables the user). Returns false
+     * when the account is locked.
+     */
+    async claimAuthAttempt(localUserId: number, maxAttempts: number, durationSeconds: number, now: Date): Promise<boolean> {
+      const expiredBefore = new Date(now.getTime() - durationSeconds * 1000);
+      const result = await db
+        .updateTable('local_user')
+        .set((eb) => ({
+          failed_auth_count: eb
+            .case()
+            .when(eb.and([eb.lit(durationSeconds > 0), eb('failed_auth_at', '<=', expiredBefore)]))
+            .then(1)
+            .else(eb(eb.fn.coalesce('failed_auth_count', eb.lit(0)), '+', 1))
+            .end(),
+          failed_auth_at: now,
+        }))
+        .where('id', '=', localUserId)
+        .where((eb) =>
+          eb.or([
+            eb(eb.fn.coalesce('failed_auth_count', eb.lit(0)), '<', maxAttempts),
+            eb.and([eb.lit(durationSeconds > 0), eb('failed_auth_at', '<=', expiredBefore)]),
+          ]),
+        )
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+
+    async resetFailedAuth(localUserId: number): Promise<void> {
+      await db
+        .updateTable('local_user')
+        .set({ failed_auth_count: 0, failed_auth_at: null })
+        .where('id', '=', localUserId)
+        .where('failed_auth_count', '!=', 0)
+        .execute();
+    },
+
+    async touchLastActive(userId: string, today: string): Promise<void> {
+      await db.updateTable('user').set({ last_active_at: today }).where('id', '=', userId).where((eb) =>
+        eb.or([eb('last_active_at', 'is', null), eb('last_active_at', '!=', today)]),
+      ).execute();
+    },
+
+    async listGroupIds(userId: string, now: Date): Promise<string[]> {
+      const [direct, expiring] = await Promise.all([
+        db.selectFrom('user_group_membership').select('group_id').where('user_id', '=', userId).execute(),
+        db.selectFrom('expiring_user_group_membership').select(['group_id', 'last_verified', 'idp_id']).where('user_id', '=', userId).execute(),
+      ]);
+      const ids = new Set(direct.map((r) => r.group_id));
+      if (expiring.length > 0) {
+        const ttls = await groupMembershipTtls(expiring.map((r) => r.idp_id));
+        for (const row of expiring) {
+          const ttlMinutes = ttls.get(row.idp_id) ?? 0;
+          if (row.last_verified.getTime() + ttlMinutes * 60_000 > now.getTime()) ids.add(row.group_id);
+        }
+      }
+      return [...ids];
+    },
+  };
+
+  async function groupMembershipTtls(idpIds: string[]): Promise<Map<string, number>> {
+    const rows = await db.selectFrom('identity_provider').select(['id', 'authorization_ttl']).where('id', 'in', idpIds).execute();
+    return new Map(rows.map((r) => [r.id, r.authorization_ttl ?? 0]));
+  }
+}
+
+async function insertPassword(
+  db: Kysely<KeystoneDatabase>,
+  localUserId: number,
+  hash: string,
+  now: Date,
+  expiresAt: Date | null,
+  selfService: boolean,
+): Promise<void> {
+  await db
+    .insertInto('password')
+    .values({
+      local_user_id: localUserId,
+      password_hash: hash,
+      created_at: now,
+      created_at_int: now.getTime() * 1000,
+      expires_at: expiresAt,
+      expires_at_int: expiresAt ? expiresAt.getTime() * 1000 : null,
+      self_service: selfService,
+    })
+    .execute();
+}

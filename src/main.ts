@@ -1,0 +1,223 @@
+/**
+ * The composition root: configuration → database → stores and services → policy → HTTP.
+ * Nothing else wires dependencies; every module receives exactly what it uses.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Express } from 'express';
+import { createAssignmentService } from './assignment/service.js';
+import { createAssignmentStore } from './assignment/store.js';
+import { createAuthenticator } from './auth/authenticate.js';
+import { createCatalogService } from './catalog/catalog.js';
+import { createCatalogStore } from './catalog/store.js';
+import { createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
+import type { Config } from './config/index.js';
+import { openDatabase, type Db } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { createIdentityService, type IdentityService } from './identity/service.js';
+import { createIdentityStore } from './identity/store.js';
+import type { PasswordHashOptions } from './identity/password-hash.js';
+import { createOsloEngine, type PolicyRule } from './policy/pdp.js';
+import { credentialsFor } from './policy/credentials.js';
+import { loadDefaultPolicy } from './policy/defaults.js';
+import { createResourceStore } from './resource/store.js';
+import { createRevocationService } from './revoke/service.js';
+import { createRevokeStore } from './revoke/store.js';
+import { KeyRepository } from './token/key-repository.js';
+import { TokenFormatter } from './token/formatter.js';
+import { createTokenProvider } from './token/provider.js';
+import { createHttpApp } from './api/http.js';
+import { createSchemaRegistry } from './api/validation.js';
+import { authRoutes } from './api/v3/auth.js';
+import { discoveryRoutes } from './api/discovery.js';
+import { bootstrap, type BootstrapOptions } from './bootstrap/bootstrap.js';
+
+export type Log = (record: Record<string, unknown>) => void;
+
+/**
+ * Where data lives when the operator configured nothing: upstream's default paths
+ * (/etc/keystone/...) when they exist, so a host that already runs Keystone is used as is;
+ * otherwise the data directory (`./data` or KEYSTONE_TS_DATA), so `npm start` works anywhere.
+ */
+export interface Locations {
+  readonly databaseUrl: string;
+  readonly fernetKeys: string;
+  readonly receiptKeys: string;
+  readonly credentialKeys: string;
+}
+
+const UPSTREAM_FERNET_DEFAULT = '/etc/keystone/fernet-keys/';
+const UPSTREAM_CREDENTIAL_DEFAULT = '/etc/keystone/credential-keys/';
+
+export function resolveLocations(config: Config): Locations {
+  const dataDir = path.resolve(config.keystone_ts.data_dir);
+  const fallback = (configured: string, upstreamDefault: string, name: string) =>
+    configured === upstreamDefault && !existsSync(configured) ? path.join(dataDir, name) : configured;
+  const fernetKeys = fallback(config.fernet_tokens.key_repository, UPSTREAM_FERNET_DEFAULT, 'fernet-keys');
+  return {
+    databaseUrl: config.database.connection ?? `pglite://${path.join(dataDir, 'db')}`,
+    fernetKeys,
+    // Receipts share the token keys by default, as upstream's identical defaults make them.
+    receiptKeys: config.fernet_receipts.key_repository === UPSTREAM_FERNET_DEFAULT ? fernetKeys : config.fernet_receipts.key_repository,
+    credentialKeys: fallback(config.credential.key_repository, UPSTREAM_CREDENTIAL_DEFAULT, 'credential-keys'),
+  };
+}
+
+export function passwordHashOptions(config: Config): PasswordHashOptions {
+  return {
+    algorithm: config.identity.password_hash_algorithm,
+    rounds: config.identity.password_hash_rounds,
+    saltBytesize: config.identity.salt_bytesize,
+    scryptBlockSize: config.identity.scrypt_block_size,
+    scryptParallelism: config.identity.scrypt_parallelism,
+    maxPasswordLength: config.identity.max_password_length,
+    strictPasswordCheck: config.DEFAULT.strict_password_check,
+  };
+}
+
+/** Stores and services over one database, shared by the server, the CLI and the tests. */
+export function createProviders(database: Db, config: Config, changes: ChangeFeed, now: () => Date = () => new Date()) {
+  const db = { kysely: database.kysely.withPlugin(trackWrites(changes)) };
+  const resource = createResourceStore(db.kysely);
+  const assignments = createAssignmentStore(db.kysely);
+  const catalogStore = createCatalogStore(db.kysely);
+  const identity: IdentityService = createIdentityService({
+    store: createIdentityStore(db.kysely),
+    passwordHashing: passwordHashOptions(config),
+    compliance: config.security_compliance,
+    now,
+  });
+  const revoke = createRevocationService({
+    store: createRevokeStore(db.kysely),
+    changes,
+    now,
+    pruneAfterSeconds: config.token.expiration + config.revoke.expiration_buffer,
+  });
+  return {
+    resource,
+    assignments,
+    assignment: createAssignmentService({ store: assignments }),
+    catalogStore,
+    catalog: createCatalogService({
+      store: catalogStore,
+      returnAllEndpointsIfNoFilter: config.endpoint_filter.return_all_endpoints_if_no_filter,
+      publicEndpoint: config.DEFAULT.public_endpoint,
+    }),
+    identity,
+    revoke,
+  };
+}
+
+export type Providers = ReturnType<typeof createProviders>;
+
+export interface Service {
+  readonly app: Express;
+  readonly db: Db;
+  readonly providers: Providers;
+  readonly keys: KeyRepository;
+  close(): Promise<void>;
+}
+
+export async function createService(config: Config, options: { log: Log; now?: () => Date; db?: Db }): Promise<Service> {
+  const now = options.now ?? (() => new Date());
+  const locations = resolveLocations(config);
+  const db = options.db ?? (await openDatabase(locations.databaseUrl, { poolSize: config.database.max_pool_size }));
+  const closers: (() => Promise<void>)[] = options.db ? [] : [() => db.close()];
+  try {
+    await migrateToLatest(db);
+    const changes = await createChangeFeed(db, (message) => options.log({ level: 'warning', msg: message }));
+    db.onListenerReconnect(() => changes.bump());
+    closers.unshift(() => changes.close());
+    const providers = createProviders(db, config, changes, now);
+    const keys = new KeyRepository(locations.fernetKeys, { optionName: '[fernet_tokens] key_repository' });
+    closers.unshift(async () => keys.close());
+    keys.keys(); // refuse to start without keys, as Keystone does
+    const formatter = new TokenFormatter({ keys, methods: config.auth.methods, defaultDomainId: config.identity.default_domain_id });
+    const adminProject =
+      config.resource.admin_project_name && config.resource.admin_project_domain_name
+        ? { name: config.resource.admin_project_name, domainName: config.resource.admin_project_domain_name }
+        : null;
+    const tokens = createTokenProvider({
+      formatter,
+      identity: providers.identity,
+      resource: providers.resource,
+      assignment: providers.assignment,
+      revoke: providers.revoke,
+      catalog: providers.catalog,
+      changes,
+      now,
+      options: {
+        expiration: config.token.expiration,
+        allowExpiredWindow: config.token.allow_expired_window,
+        adminProject,
+        cacheSize: config.token.caching ? 10_000 : 0,
+      },
+    });
+    const authenticator = createAuthenticator({
+      identity: providers.identity,
+      resource: providers.resource,
+      assignment: providers.assignment,
+      tokens,
+      options: {
+        methods: config.auth.methods,
+        allowRescopeScopedToken: config.token.allow_rescope_scoped_token,
+        projectNameUrlSafe: config.resource.project_name_url_safe,
+        domainNameUrlSafe: config.resource.domain_name_url_safe,
+        additionalPrimaryMethods: [],
+      },
+    });
+    const policy = createOsloEngine({
+      defaults: loadDefaultPolicy() as PolicyRule[],
+      enforceScope: config.oslo_policy.enforce_scope,
+      enforceNewDefaults: config.oslo_policy.enforce_new_defaults,
+    });
+    const app = createHttpApp({
+      routes: [
+        ...discoveryRoutes(),
+        ...authRoutes({
+          authenticator,
+          tokens,
+          identity: providers.identity,
+          resource: providers.resource,
+          assignments: providers.assignments,
+          assignment: providers.assignment,
+          catalog: providers.catalog,
+        }),
+      ],
+      tokens,
+      policy,
+      schemas: createSchemaRegistry(),
+      credentialsFor: (token, service) => credentialsFor(token, service, tokens.isAdminProject(token)),
+      publicEndpoint: config.DEFAULT.public_endpoint,
+      maxRequestBodySize: config.oslo_middleware.max_request_body_size,
+      log: options.log,
+    });
+    return {
+      app,
+      db,
+      providers,
+      keys,
+      async close() {
+        for (const close of closers) await close();
+      },
+    };
+  } catch (error) {
+    for (const close of closers) await close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Runs bootstrap with the services of `providers`; see bootstrap/bootstrap.ts. */
+export function runBootstrap(providers: Providers, options: BootstrapOptions, log: (line: string) => void) {
+  return bootstrap(
+    {
+      resource: providers.resource,
+      identity: providers.identity,
+      assignments: providers.assignments,
+      catalog: providers.catalogStore,
+      revoke: providers.revoke,
+      log,
+    },
+    options,
+  );
+}

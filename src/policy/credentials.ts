@@ -1,0 +1,29 @@
+import type { Credentials } from './pdp.js';
+import type { ValidatedToken } from '../token/provider.js';
+
+/**
+ * Credentials as Keystone's policy sees them (spec 4.1), built once per request from the
+ * validated X-Auth-Token and, when present, the X-Service-Token's roles.
+ */
+export function credentialsFor(token: ValidatedToken, service: ValidatedToken | undefined, isAdminProject: boolean): Credentials {
+  const scope = token.scope;
+  return {
+    user_id: token.user.id,
+    user_domain_id: token.userDomain.id,
+    project_id: scope.kind === 'project' ? scope.project.id : null,
+    project_domain_id: scope.kind === 'project' ? scope.domain.id : null,
+    domain_id: scope.kind === 'domain' ? scope.domain.id : null,
+    system_scope: scope.kind === 'system' ? 'all' : null,
+    roles: token.roles.map((r) => r.name),
+    role_ids: token.roles.map((r) => r.id),
+    methods: token.data.methods,
+    audit_ids: token.data.auditIds,
+    is_admin_project: isAdminProject,
+    trust_id: token.data.trustId,
+    app_cred_id: token.data.appCredId,
+    identity_provider_id: token.data.identityProviderId,
+    protocol_id: token.data.protocolId,
+    service_user_id: service ? service.user.id : null,
+    service_roles: service ? service.roles.map((r) => r.name) : [],
+  };
+}

@@ -1,0 +1,40 @@
+import type { ChangeFeed } from '../common/change-feed.js';
+import { isRevoked, type RevocationEvent, type RevocationMatchers, type RevocationSubject, type RevokeStore } from './store.js';
+
+export type RevocationService = ReturnType<typeof createRevocationService>;
+
+/**
+ * Revocation events (spec 5.7). Every validation matches the token against all live events;
+ * the list is small (pruned on every write) and kept in memory between changes.
+ */
+export function createRevocationService(deps: {
+  store: RevokeStore;
+  changes: ChangeFeed;
+  now: () => Date;
+  /** [token] expiration + [revoke] expiration_buffer: older events can match no live token. */
+  pruneAfterSeconds: number;
+}) {
+  let cached: { generation: number; events: RevocationEvent[] } | undefined;
+
+  async function events(): Promise<RevocationEvent[]> {
+    const generation = deps.changes.generation;
+    if (cached && cached.generation === generation) return cached.events;
+    const loaded = await deps.store.listEvents();
+    if (deps.changes.generation === generation) cached = { generation, events: loaded };
+    return loaded;
+  }
+
+  return {
+    async isRevoked(subject: RevocationSubject): Promise<boolean> {
+      return isRevoked(await events(), subject);
+    },
+
+    async revoke(matchers: RevocationMatchers, issuedBefore?: Date): Promise<void> {
+      const now = deps.now();
+      await deps.store.addEvent(matchers, now, deps.pruneAfterSeconds, issuedBefore ?? now);
+      deps.changes.bump();
+    },
+
+    listEvents: (since?: Date) => deps.store.listEvents(since),
+  };
+}
