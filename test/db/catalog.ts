@@ -5,12 +5,15 @@
 import { sql, type Kysely } from 'kysely';
 
 export interface SnapshotOptions {
-  /** Tables (and their columns, constraints, indexes, sequences) to leave out. */
-  excludeTable?: (name: string) => boolean;
+  /**
+   * Objects to leave out, by name: a table (with its columns, constraints, indexes, triggers and
+   * sequences), or a trigger, function or enum type of that name.
+   */
+  exclude?: (name: string) => boolean;
 }
 
 export async function schemaSnapshot<DB>(db: Kysely<DB>, options: SnapshotOptions = {}): Promise<string[]> {
-  const keep = (table: string): boolean => !(options.excludeTable?.(table) ?? false);
+  const keep = (name: string): boolean => !(options.exclude?.(name) ?? false);
   const lines: string[] = [];
 
   const tables = await sql<{ table: string }>`
@@ -69,14 +72,22 @@ export async function schemaSnapshot<DB>(db: Kysely<DB>, options: SnapshotOption
     SELECT t.typname AS name, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) AS labels
     FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace
     WHERE n.nspname = current_schema() GROUP BY t.typname`.execute(db);
-  for (const e of enums.rows) lines.push(`enum ${e.name} (${e.labels})`);
+  for (const e of enums.rows) if (keep(e.name)) lines.push(`enum ${e.name} (${e.labels})`);
+
+  const triggers = await sql<{ table: string; name: string; def: string }>`
+    SELECT c.relname AS table, t.tgname AS name, pg_get_triggerdef(t.oid) AS def
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = current_schema() AND NOT t.tgisinternal`.execute(db);
+  for (const t of triggers.rows) if (keep(t.table) && keep(t.name)) lines.push(`trigger ${t.table}.${t.name} ${t.def}`);
 
   const functions = await sql<{ name: string; args: string; result: string; language: string }>`
     SELECT p.proname AS name, pg_get_function_identity_arguments(p.oid) AS args,
       pg_get_function_result(p.oid) AS result, l.lanname AS language
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
     WHERE n.nspname = current_schema()`.execute(db);
-  for (const f of functions.rows) lines.push(`function ${f.name}(${f.args}) returns ${f.result} language ${f.language}`);
+  for (const f of functions.rows) {
+    if (keep(f.name)) lines.push(`function ${f.name}(${f.args}) returns ${f.result} language ${f.language}`);
+  }
 
   return lines.sort();
 }
