@@ -1,0 +1,277 @@
+/**
+ * `npm run bench`: keystone-ts's performance on this machine, against the ceiling a Node.js HTTP
+ * service reaches here. Progress goes to stderr; the last line on stdout is one JSON object with
+ * every figure (null where a stage could not run, its reason in `errors`).
+ *
+ * 1. Fernet in process: TokenFormatter.parse / create, µs per op (median of runs).
+ * 2. GET /v3/auth/tokens (validation, with and without ?nocatalog) at 50 connections: on PGlite
+ *    (always one process) and on PostgreSQL with 2 workers, server started by its CLI.
+ * 3. Project-scoped password login at 50 connections on PostgreSQL, 2 workers, default bcrypt cost.
+ * 4. Ceilings with the same worker setup: express 5 hello world (1 and 2 workers), bare node:http.
+ *
+ * Knobs for quick or diagnostic runs (defaults are the reported settings):
+ *   BENCH_DURATION=10 BENCH_WARMUP=3 BENCH_CONNECTIONS=50 BENCH_FERNET_OPS=200000
+ *   BENCH_STAGES=fernet,ceiling,pglite,pg   BENCH_CPU_PROF_DIR=dir (--cpu-prof on every server)
+ */
+import os from 'node:os';
+import pg from 'pg';
+import { acquirePostgres } from '../test/support/postgres.js';
+import { installCleanupHooks, makeTempDir, removeTempDir } from './children.js';
+import { measureFernet, round } from './fernet.js';
+import { runLoad, type LoadResult, type LoadSpec } from './load.js';
+import {
+  adminToken,
+  checkValidation,
+  passwordLoginBody,
+  startCeilingServer,
+  startKeystone,
+  type RunningServer,
+} from './servers.js';
+
+function envNumber(name: string, fallback: number, min: number, max: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max) throw new Error(`${name} must be a number in [${min}, ${max}], got ${text}`);
+  return value;
+}
+
+const DURATION_S = envNumber('BENCH_DURATION', 10, 1, 120);
+const WARMUP_S = envNumber('BENCH_WARMUP', 3, 0, 60);
+const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, 1, 1000);
+const FERNET_OPS = envNumber('BENCH_FERNET_OPS', 200_000, 1_000, 10_000_000);
+const STAGES = new Set((process.env['BENCH_STAGES'] ?? 'fernet,ceiling,pglite,pg').split(',').map((s) => s.trim()));
+/** Only for this run's throwaway admin; never a real credential. */
+const ADMIN_PASSWORD = 'bench-admin-Passw0rd';
+/** Login waits on bcrypt (~0.25 s per hash per core at cost 12): 50 queued logins take seconds. */
+const LOGIN_TIMEOUT_S = 60;
+const TARGETS = { fernet_validate_us: 10, validate_vs_ceiling_2w: 0.6, validate_p99_ms: 30 };
+
+const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+const figures: Record<string, unknown> = {};
+const runs: Record<string, LoadResult> = {};
+const errors: string[] = [];
+
+function describe(result: LoadResult): string {
+  const anomalies = result.unexpected_status + result.errors + result.timeouts;
+  return (
+    `${result.rps} req/s, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, ${result.requests} answers in ${result.duration_s} s` +
+    (anomalies > 0 ? ` — ${result.unexpected_status} unexpected statuses ${JSON.stringify(result.status_codes)}, ${result.errors} errors, ${result.timeouts} timeouts` : '')
+  );
+}
+
+async function measure(name: string, spec: Omit<LoadSpec, 'connections' | 'durationSeconds' | 'warmupSeconds' | 'timeoutSeconds'> & Partial<LoadSpec>): Promise<LoadResult> {
+  progress(`${name}: ${spec.warmupSeconds ?? WARMUP_S} s warm-up, ${spec.durationSeconds ?? DURATION_S} s at ${CONNECTIONS} connections`);
+  const result = await runLoad(name, {
+    connections: CONNECTIONS,
+    durationSeconds: DURATION_S,
+    warmupSeconds: WARMUP_S,
+    timeoutSeconds: 10,
+    ...spec,
+  });
+  runs[name] = result;
+  progress(`${name}: ${describe(result)}`);
+  if (result.requests === 0) errors.push(`${name}: no request answered ${spec.expectStatus} within the run`);
+  else if (result.unexpected_status + result.errors + result.timeouts > 0) errors.push(`${name}: not every request answered ${spec.expectStatus}`);
+  return result;
+}
+
+/** Runs one stage; a failure is reported and the next stage still runs. */
+async function stage(name: string, body: () => Promise<void>): Promise<void> {
+  if (!STAGES.has(name)) {
+    progress(`${name}: skipped (BENCH_STAGES)`);
+    return;
+  }
+  const started = Date.now();
+  try {
+    await body();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    errors.push(`${name}: ${message.split('\n')[0]}`);
+    progress(`${name} FAILED: ${message}`);
+  } finally {
+    progress(`${name}: stage took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+}
+
+async function withServer(start: () => Promise<RunningServer>, use: (server: RunningServer) => Promise<void>): Promise<void> {
+  const server = await start();
+  try {
+    await use(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+function validationSpec(url: string, token: string, nocatalog: boolean): Omit<LoadSpec, 'connections' | 'durationSeconds' | 'warmupSeconds' | 'timeoutSeconds'> {
+  return {
+    url: `${url}/v3/auth/tokens${nocatalog ? '?nocatalog' : ''}`,
+    headers: { 'X-Auth-Token': token, 'X-Subject-Token': token },
+    expectStatus: 200,
+  };
+}
+
+/** Validation with and without ?nocatalog on one server; keys end in `suffix`. */
+async function measureValidation(server: RunningServer, suffix: string): Promise<void> {
+  const token = await adminToken(server.url, ADMIN_PASSWORD);
+  figures['validate_body_bytes'] = await checkValidation(server.url, token, false);
+  figures['validate_nocatalog_body_bytes'] = await checkValidation(server.url, token, true);
+  const withCatalog = await measure(`validate_${suffix}`, validationSpec(server.url, token, false));
+  figures[`validate_rps_${suffix}`] = withCatalog.rps;
+  figures[`validate_p99_ms_${suffix}`] = withCatalog.p99_ms;
+  const noCatalog = await measure(`validate_nocatalog_${suffix}`, validationSpec(server.url, token, true));
+  figures[`validate_nocatalog_rps_${suffix}`] = noCatalog.rps;
+  figures[`validate_nocatalog_p99_ms_${suffix}`] = noCatalog.p99_ms;
+}
+
+/** The work factor of the admin's stored hash: what every login actually pays. */
+async function storedBcryptCost(databaseUrl: string): Promise<number | null> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ password_hash: string | null }>(
+      `SELECT p.password_hash FROM password p JOIN local_user u ON u.id = p.local_user_id WHERE u.name = 'admin' ORDER BY p.created_at_int DESC LIMIT 1`,
+    );
+    const match = /^\$2[abxy]?\$(\d\d)\$/.exec(rows[0]?.password_hash ?? '');
+    return match ? Number(match[1]) : null;
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<void> {
+  installCleanupHooks();
+  const started = Date.now();
+  figures['machine'] = {
+    cpus: os.availableParallelism(),
+    cpu_model: os.cpus()[0]?.model ?? null,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    memory_gb: round(os.totalmem() / 2 ** 30, 1),
+    // Other work on the machine competes with the servers and the load generator: read the
+    // figures in the light of the load average around the run.
+    load_avg_1m_start: round(os.loadavg()[0]!, 2),
+  };
+  if (os.loadavg()[0]! > os.availableParallelism() / 2) {
+    progress(`warning: load average ${os.loadavg()[0]!.toFixed(2)} on ${os.availableParallelism()} CPUs; other work will skew the figures`);
+  }
+  figures['load'] = { generator: 'autocannon 9, own process', connections: CONNECTIONS, duration_s: DURATION_S, warmup_s: WARMUP_S };
+
+  await stage('fernet', async () => {
+    const result = measureFernet(
+      { runs: 5, parseOpsPerRun: FERNET_OPS, createOpsPerRun: Math.ceil(FERNET_OPS / 2), warmupOps: Math.ceil(FERNET_OPS / 4), maxRunMs: 20_000 },
+      progress,
+    );
+    figures['fernet_validate_us'] = result.validateUs;
+    figures['fernet_create_us'] = result.createUs;
+    figures['fernet_validate_runs_us'] = result.validateRunsUs;
+    figures['fernet_create_runs_us'] = result.createRunsUs;
+    figures['fernet_token_chars'] = result.tokenChars;
+  });
+
+  await stage('ceiling', async () => {
+    for (const [kind, workers, key] of [
+      ['express', 1, 'express_ceiling'],
+      ['express', 2, 'express_ceiling'],
+      ['node-http', 2, 'node_http'],
+    ] as const) {
+      await withServer(
+        () => startCeilingServer(kind, workers),
+        async (server) => {
+          const result = await measure(`${key}_${workers}w`, { url: `${server.url}/hello`, expectStatus: 200 });
+          figures[`${key}_rps_${workers}w`] = result.rps;
+          figures[`${key}_p99_ms_${workers}w`] = result.p99_ms;
+        },
+      );
+    }
+  });
+
+  await stage('pglite', async () => {
+    const dataDir = makeTempDir('kts-bench-pglite-');
+    try {
+      progress('pglite: starting keystone-ts serve --workers 1 (first start: migrations and bootstrap)');
+      await withServer(
+        () => startKeystone({ label: 'keystone-pglite-1w', workers: 1, dataDir, adminPassword: ADMIN_PASSWORD }),
+        (server) => measureValidation(server, 'pglite_1w'),
+      );
+    } finally {
+      removeTempDir(dataDir);
+    }
+  });
+
+  await stage('pg', async () => {
+    const database = await acquirePostgres();
+    if ('skip' in database) throw new Error(`no PostgreSQL: ${database.skip}`);
+    const dataDir = makeTempDir('kts-bench-pg-');
+    try {
+      progress('pg: starting keystone-ts serve --workers 2 on a fresh PostgreSQL database');
+      await withServer(
+        () => startKeystone({ label: 'keystone-pg-2w', workers: 2, dataDir, adminPassword: ADMIN_PASSWORD, databaseUrl: database.url }),
+        async (server) => {
+          await measureValidation(server, 'pg_2w');
+          figures['bcrypt_cost'] = await storedBcryptCost(database.url);
+          // Last on this server: requests still queued behind bcrypt when the run ends would
+          // slow whatever came next.
+          const login = await measure('login_pg_2w', {
+            url: `${server.url}/v3/auth/tokens`,
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: passwordLoginBody(ADMIN_PASSWORD),
+            expectStatus: 201,
+            warmupSeconds: 0,
+            timeoutSeconds: LOGIN_TIMEOUT_S,
+          });
+          figures['login_rps_pg_2w'] = login.rps;
+          figures['login_p99_ms_pg_2w'] = login.p99_ms;
+        },
+      );
+    } finally {
+      removeTempDir(dataDir);
+      await database.drop().catch((error: unknown) => progress(`pg: could not drop the bench database: ${String(error)}`));
+    }
+  });
+
+  const ratio = (numerator: unknown, denominator: unknown) =>
+    typeof numerator === 'number' && typeof denominator === 'number' && denominator > 0 ? round(numerator / denominator, 3) : null;
+  figures['validate_vs_ceiling_1w'] = ratio(figures['validate_rps_pglite_1w'], figures['express_ceiling_rps_1w']);
+  figures['validate_vs_ceiling_2w'] = ratio(figures['validate_rps_pg_2w'], figures['express_ceiling_rps_2w']);
+  figures['validate_nocatalog_vs_ceiling_2w'] = ratio(figures['validate_nocatalog_rps_pg_2w'], figures['express_ceiling_rps_2w']);
+  const below = (value: unknown, bound: number) => (typeof value === 'number' ? value < bound : null);
+  figures['targets_met'] = {
+    fernet_validate_lt_10us: below(figures['fernet_validate_us'], TARGETS.fernet_validate_us),
+    validate_vs_ceiling_2w_ge_0_6: typeof figures['validate_vs_ceiling_2w'] === 'number' ? figures['validate_vs_ceiling_2w'] >= TARGETS.validate_vs_ceiling_2w : null,
+    validate_p99_pg_2w_lt_30ms: below(figures['validate_p99_ms_pg_2w'], TARGETS.validate_p99_ms),
+  };
+  figures['runs'] = runs;
+  figures['errors'] = errors;
+  (figures['machine'] as Record<string, unknown>)['load_avg_1m_end'] = round(os.loadavg()[0]!, 2);
+  figures['elapsed_s'] = round((Date.now() - started) / 1000, 1);
+}
+
+const KEYS_IN_ORDER = [
+  'fernet_validate_us', 'fernet_create_us',
+  'validate_rps_pglite_1w', 'validate_p99_ms_pglite_1w', 'validate_nocatalog_rps_pglite_1w', 'validate_nocatalog_p99_ms_pglite_1w',
+  'validate_rps_pg_2w', 'validate_p99_ms_pg_2w', 'validate_nocatalog_rps_pg_2w', 'validate_nocatalog_p99_ms_pg_2w',
+  'login_rps_pg_2w', 'login_p99_ms_pg_2w', 'bcrypt_cost',
+  'express_ceiling_rps_1w', 'express_ceiling_p99_ms_1w', 'express_ceiling_rps_2w', 'express_ceiling_p99_ms_2w',
+  'node_http_rps_2w', 'node_http_p99_ms_2w',
+  'validate_vs_ceiling_1w', 'validate_vs_ceiling_2w', 'validate_nocatalog_vs_ceiling_2w',
+];
+
+function report(): void {
+  // Headline figures first and always present (null when not measured), details after.
+  const ordered: Record<string, unknown> = {};
+  for (const key of KEYS_IN_ORDER) ordered[key] = figures[key] ?? null;
+  process.stdout.write(`${JSON.stringify({ ...ordered, ...figures })}\n`);
+}
+
+main()
+  .catch((error: unknown) => {
+    errors.push(error instanceof Error ? error.message : String(error));
+    figures['errors'] = errors;
+  })
+  .finally(() => {
+    report();
+    process.exitCode = errors.length > 0 ? 1 : 0;
+  });
