@@ -99,6 +99,7 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     catalogStore,
     catalog: createCatalogService({
       store: catalogStore,
+      changes,
       returnAllEndpointsIfNoFilter: config.endpoint_filter.return_all_endpoints_if_no_filter,
       publicEndpoint: config.DEFAULT.public_endpoint,
     }),
