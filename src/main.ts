@@ -13,7 +13,6 @@ import { createCatalogStore } from './catalog/store.js';
 import { createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
 import type { Config } from './config/index.js';
 import { openDatabase, type Db } from './db/database.js';
-import { migrateToLatest } from './db/migrate.js';
 import { createIdentityService, type IdentityService } from './identity/service.js';
 import { createIdentityStore } from './identity/store.js';
 import type { PasswordHashOptions } from './identity/password-hash.js';
@@ -100,6 +99,7 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     catalogStore,
     catalog: createCatalogService({
       store: catalogStore,
+      changes,
       returnAllEndpointsIfNoFilter: config.endpoint_filter.return_all_endpoints_if_no_filter,
       publicEndpoint: config.DEFAULT.public_endpoint,
     }),
@@ -124,7 +124,8 @@ export async function createService(config: Config, options: { log: Log; now?: (
   const db = options.db ?? (await openDatabase(locations.databaseUrl, { poolSize: config.database.max_pool_size }));
   const closers: (() => Promise<void>)[] = options.db ? [] : [() => db.close()];
   try {
-    await migrateToLatest(db);
+    // The schema is the caller's business (serve's start-up, `db sync`): workers and tests get
+    // a migrated database and do not pay for a second check.
     const changes = await createChangeFeed(db, (message) => options.log({ level: 'warning', msg: message }));
     db.onListenerReconnect(() => changes.bump());
     closers.unshift(() => changes.close());

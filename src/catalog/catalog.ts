@@ -1,3 +1,4 @@
+import { cachedUntilChange, keyedCacheUntilChange, type ChangeFeed } from '../common/change-feed.js';
 import type { CatalogStore, EndpointRow } from './store.js';
 
 export interface CatalogEndpoint {
@@ -47,14 +48,21 @@ export interface CatalogScope {
 
 export type CatalogProvider = ReturnType<typeof createCatalogService>;
 
-export function createCatalogService(deps: { store: CatalogStore; returnAllEndpointsIfNoFilter: boolean; publicEndpoint: string | null }) {
+export function createCatalogService(deps: {
+  store: CatalogStore;
+  changes: ChangeFeed;
+  returnAllEndpointsIfNoFilter: boolean;
+  publicEndpoint: string | null;
+}) {
+  // Services and endpoints change rarely and every scoped token body lists them.
+  const entries = cachedUntilChange(deps.changes, () => Promise.all([deps.store.listServices(), deps.store.listEndpoints()]));
+  const projectFilter = keyedCacheUntilChange(deps.changes, 10_000, (projectId: string) => deps.store.projectEndpointFilter(projectId));
   return {
     /** The token catalog: enabled services and endpoints, honouring OS-EP-FILTER for projects. */
     async catalogFor(scope: CatalogScope): Promise<CatalogService[]> {
-      const [services, endpoints, filter] = await Promise.all([
-        deps.store.listServices(),
-        deps.store.listEndpoints(),
-        scope.projectId ? deps.store.projectEndpointFilter(scope.projectId) : undefined,
+      const [[services, endpoints], filter] = await Promise.all([
+        entries(),
+        scope.projectId ? projectFilter(scope.projectId) : undefined,
       ]);
       let visible = endpoints.filter((e) => e.enabled);
       if (filter && (filter.endpointIds.length > 0 || filter.groupFilters.length > 0)) {

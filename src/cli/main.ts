@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ConfigError, KeystoneError } from '../common/errors.js';
 import { createChangeFeed } from '../common/change-feed.js';
 import { loadConfig, type Config } from '../config/index.js';
-import { openDatabase } from '../db/database.js';
+import { openDatabase, type Db } from '../db/database.js';
 import { migrateToLatest, schemaVersion } from '../db/migrate.js';
 import { createProviders, createService, resolveLocations, runBootstrap, type Log } from '../main.js';
 import { KeyRepository, rotateKeyRepository, setupKeyRepository } from '../token/key-repository.js';
@@ -167,8 +167,11 @@ function isEmptyRepository(dir: string): boolean {
   return !existsSync(dir) || readdirSync(dir).filter((f) => /^\d+$/.test(f)).length === 0;
 }
 
-/** First start with nothing configured: create what is missing in the data directory. */
-async function prepareDataDirectory(config: Config, bind: string, env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<void> {
+/**
+ * First start with nothing configured: create what is missing in the data directory. Returns
+ * the opened, migrated database so a single-process server need not open it twice.
+ */
+async function prepareDataDirectory(config: Config, bind: string, env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<Db> {
   const dataDir = path.resolve(config.keystone_ts.data_dir);
   const locations = resolveLocations(config);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -183,7 +186,7 @@ async function prepareDataDirectory(config: Config, bind: string, env: NodeJS.Pr
       out(`Created key repository ${dir}`);
     }
   }
-  const db = await openDatabase(locations.databaseUrl, { poolSize: 2 });
+  const db = await openDatabase(locations.databaseUrl, { poolSize: config.database.max_pool_size });
   try {
     await migrateToLatest(db);
     const changes = await createChangeFeed(null);
@@ -200,8 +203,10 @@ async function prepareDataDirectory(config: Config, bind: string, env: NodeJS.Pr
       out(`Bootstrapped admin user "admin" in project "admin", domain "Default"`);
       if (generated) out(`Generated admin password (shown once): ${password}`);
     }
-  } finally {
+    return db;
+  } catch (error) {
     await db.close();
+    throw error;
   }
 }
 
@@ -217,10 +222,12 @@ async function serve(config: Config, parsed: Parsed, env: NodeJS.ProcessEnv): Pr
   if (!Number.isInteger(requested) || requested < 0) throw new UsageError('--workers must be a whole number ≥ 0');
   const workers = embedded ? 1 : requested === 0 ? availableParallelism() : requested;
 
+  let db: Db | undefined;
   if (cluster.isPrimary) {
-    await prepareDataDirectory(config, bind, env, (line) => process.stdout.write(`${line}\n`));
+    db = await prepareDataDirectory(config, bind, env, (line) => process.stdout.write(`${line}\n`));
     if (embedded && requested > 1) log({ level: 'warning', msg: 'embedded PGlite database: serving from one process' });
     if (workers > 1) {
+      await db.close();
       for (let i = 0; i < workers; i += 1) cluster.fork();
       cluster.on('exit', (worker, code, signal) => {
         log({ level: 'error', msg: 'worker exited', pid: worker.process.pid, code, signal });
@@ -237,7 +244,7 @@ async function serve(config: Config, parsed: Parsed, env: NodeJS.ProcessEnv): Pr
       return;
     }
   }
-  const service = await createService(config, { log });
+  const service = await createService(config, { log, db });
   const server = service.app.listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -247,7 +254,10 @@ async function serve(config: Config, parsed: Parsed, env: NodeJS.ProcessEnv): Pr
   if (cluster.isPrimary) process.stdout.write(`keystone-ts listening on http://${bind}/v3\n`);
   const shutdown = () => {
     server.close(() => {
-      service.close().finally(() => process.exit(0));
+      service
+        .close()
+        .then(() => db?.close())
+        .finally(() => process.exit(0));
     });
     server.closeAllConnections();
   };

@@ -68,3 +68,35 @@ export function trackWrites(changes: ChangeFeed): KyselyPlugin {
     },
   };
 }
+
+/**
+ * A loader whose result is kept while the generation stands still. A result computed while the
+ * generation moved is returned but not kept: it may predate the change.
+ */
+export function cachedUntilChange<T>(changes: ChangeFeed, load: () => Promise<T>): () => Promise<T> {
+  let cached: { generation: number; value: T } | undefined;
+  return async () => {
+    const generation = changes.generation;
+    if (cached && cached.generation === generation) return cached.value;
+    const value = await load();
+    if (changes.generation === generation) cached = { generation, value };
+    return value;
+  };
+}
+
+/** {@link cachedUntilChange} per key, for at most `maxEntries` keys (oldest dropped first). */
+export function keyedCacheUntilChange<K, T>(changes: ChangeFeed, maxEntries: number, load: (key: K) => Promise<T>): (key: K) => Promise<T> {
+  const entries = new Map<K, { generation: number; value: T }>();
+  return async (key: K) => {
+    const generation = changes.generation;
+    const hit = entries.get(key);
+    if (hit && hit.generation === generation) return hit.value;
+    const value = await load(key);
+    if (changes.generation === generation) {
+      entries.delete(key);
+      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
+      entries.set(key, { generation, value });
+    }
+    return value;
+  };
+}

@@ -1,5 +1,5 @@
-import type { ChangeFeed } from '../common/change-feed.js';
-import { isRevoked, type RevocationEvent, type RevocationMatchers, type RevocationSubject, type RevokeStore } from './store.js';
+import { cachedUntilChange, type ChangeFeed } from '../common/change-feed.js';
+import { isRevoked, type RevocationMatchers, type RevocationSubject, type RevokeStore } from './store.js';
 
 export type RevocationService = ReturnType<typeof createRevocationService>;
 
@@ -14,15 +14,7 @@ export function createRevocationService(deps: {
   /** [token] expiration + [revoke] expiration_buffer: older events can match no live token. */
   pruneAfterSeconds: number;
 }) {
-  let cached: { generation: number; events: RevocationEvent[] } | undefined;
-
-  async function events(): Promise<RevocationEvent[]> {
-    const generation = deps.changes.generation;
-    if (cached && cached.generation === generation) return cached.events;
-    const loaded = await deps.store.listEvents();
-    if (deps.changes.generation === generation) cached = { generation, events: loaded };
-    return loaded;
-  }
+  const events = cachedUntilChange(deps.changes, () => deps.store.listEvents());
 
   return {
     async isRevoked(subject: RevocationSubject): Promise<boolean> {

@@ -7,7 +7,7 @@ import type { CatalogProvider, CatalogService } from '../catalog/catalog.js';
 import type { IdentityService, User } from '../identity/service.js';
 import type { DomainRef, ProjectRef, ResourceStore } from '../resource/store.js';
 import type { RevocationService } from '../revoke/service.js';
-import type { ChangeFeed } from '../common/change-feed.js';
+import { keyedCacheUntilChange, type ChangeFeed } from '../common/change-feed.js';
 import { type TokenData, type TokenFormatter } from './formatter.js';
 
 export type TokenScope =
@@ -75,7 +75,10 @@ function asTokenNotFound(error: unknown): never {
 
 export function createTokenProvider(deps: TokenProviderDeps) {
   const { options } = deps;
-  const cache = new Map<string, { generation: number; token: ValidatedToken }>();
+
+  // Valid results stay in memory until something they depend on changes (decision 0002).
+  const load = (tokenText: string) => check(parse(tokenText)).catch(asTokenNotFound);
+  const validated = options.cacheSize > 0 ? keyedCacheUntilChange(deps.changes, options.cacheSize, load) : load;
 
   async function requireDomain(id: string): Promise<DomainRef> {
     const domain = await deps.resource.getDomain(id);
@@ -124,7 +127,8 @@ export function createTokenProvider(deps: TokenProviderDeps) {
     return { user, userDomain, scope, roles };
   }
 
-  async function check(data: TokenData, allowExpired: boolean): Promise<ValidatedToken> {
+  /** Everything but expiry, which depends on the request (allow_expired) and on the clock. */
+  async function check(data: TokenData): Promise<ValidatedToken> {
     const minted = await mint(data);
     const auditIds = data.auditIds;
     const token: ValidatedToken = {
@@ -133,7 +137,6 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       auditId: auditIds.length > 1 ? auditIds[auditIds.length - 2]! : auditIds[0] ?? '',
       parentAuditId: auditIds.length > 1 ? auditIds[auditIds.length - 1]! : null,
     };
-    checkExpiry(data, allowExpired);
     await checkRevocation(token);
     if (!token.user.enabled) throw new Unauthorized(`User ${token.user.id} is disabled`);
     return token;
@@ -173,12 +176,6 @@ export function createTokenProvider(deps: TokenProviderDeps) {
     }
   }
 
-  function remember(tokenText: string, generation: number, token: ValidatedToken): void {
-    if (options.cacheSize <= 0 || deps.changes.generation !== generation) return;
-    if (cache.size >= options.cacheSize) cache.delete(cache.keys().next().value!);
-    cache.set(tokenText, { generation, token });
-  }
-
   return {
     /**
      * Validates a token as the subject of GET/HEAD/DELETE /v3/auth/tokens or as a caller's
@@ -187,16 +184,8 @@ export function createTokenProvider(deps: TokenProviderDeps) {
      */
     async validate(tokenText: string, opts: { allowExpired?: boolean } = {}): Promise<ValidatedToken> {
       if (!tokenText) throw new TokenNotFound('No token in the request');
-      const allowExpired = opts.allowExpired ?? false;
-      const cached = cache.get(tokenText);
-      if (cached && cached.generation === deps.changes.generation) {
-        checkExpiry(cached.token.data, allowExpired);
-        return cached.token;
-      }
-      // Read the generation before loading: a change committed meanwhile must not be cached over.
-      const generation = deps.changes.generation;
-      const token = await check(parse(tokenText), allowExpired).catch(asTokenNotFound);
-      remember(tokenText, generation, token);
+      const token = await validated(tokenText);
+      checkExpiry(token.data, opts.allowExpired ?? false);
       return token;
     },
 
@@ -237,7 +226,6 @@ export function createTokenProvider(deps: TokenProviderDeps) {
     /** DELETE /v3/auth/tokens: revokes this token only, by its audit id (spec 3.3). */
     async revoke(token: ValidatedToken): Promise<void> {
       await deps.revoke.revoke({ audit_id: token.auditId });
-      cache.clear();
     },
 
     isAdminProject(token: ValidatedToken): boolean {

@@ -23,10 +23,16 @@ export interface TestServer {
  * bootstrapped like `keystone-manage bootstrap` with a public identity endpoint. `settings` are
  * keystone.conf options as `section.option` → value (applied like KEYSTONE_TS_* overrides).
  */
-export async function startTestServer(db: Db, settings: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  db: Db,
+  settings: Record<string, string> = {},
+  options: { shareKeysWith?: TestServer } = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'kts-test-'));
-  const fernet = path.join(dir, 'fernet-keys');
-  const credential = path.join(dir, 'credential-keys');
+  // Servers of one deployment share their key repositories, as Keystone nodes must.
+  const keysDir = options.shareKeysWith?.dir ?? dir;
+  const fernet = path.join(keysDir, 'fernet-keys');
+  const credential = path.join(keysDir, 'credential-keys');
   setupKeyRepository(fernet, { maxActiveKeys: 3 });
   setupKeyRepository(credential, { maxActiveKeys: 3 });
   const env: Record<string, string> = {
