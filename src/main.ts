@@ -12,6 +12,7 @@ import { createCatalogService } from './catalog/catalog.js';
 import { createCatalogStore } from './catalog/store.js';
 import { createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
 import type { Config } from './config/index.js';
+import { ConfigError } from './common/errors.js';
 import { openDatabase, type Db } from './db/database.js';
 import { ensureChangeTriggers } from './db/change-triggers.js';
 import { createIdentityService, type IdentityService } from './identity/service.js';
@@ -121,6 +122,10 @@ export interface Service {
 
 export async function createService(config: Config, options: { log: Log; now?: () => Date; db?: Db }): Promise<Service> {
   const now = options.now ?? (() => new Date());
+  if (config.token.provider !== 'fernet') {
+    // Refuse rather than silently issue Fernet tokens to a deployment that asked for JWS.
+    throw new ConfigError(`[token] provider = ${config.token.provider}: only fernet is supported so far`);
+  }
   const locations = resolveLocations(config);
   const db = options.db ?? (await openDatabase(locations.databaseUrl, { poolSize: config.database.max_pool_size }));
   const closers: (() => Promise<void>)[] = options.db ? [] : [() => db.close()];
