@@ -33,12 +33,15 @@ export async function up(db: MigrationDb): Promise<void> {
       RETURN NULL;
     END
     $$`.execute(db);
-  for (const table of WATCHED_TABLES) {
-    await sql`
-      CREATE TRIGGER keystone_ts_changes
-      AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${sql.table(table)}
-      FOR EACH STATEMENT EXECUTE FUNCTION keystone_ts_notify_change()`.execute(db);
-  }
+  for (const table of WATCHED_TABLES) await createChangeTrigger(db, table);
+}
+
+/** Also used at start-up to restore a trigger that an upstream table rebuild dropped. */
+export async function createChangeTrigger(db: MigrationDb, table: string): Promise<void> {
+  await sql`
+    CREATE TRIGGER keystone_ts_changes
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${sql.table(table)}
+    FOR EACH STATEMENT EXECUTE FUNCTION keystone_ts_notify_change()`.execute(db);
 }
 
 export async function down(db: MigrationDb): Promise<void> {

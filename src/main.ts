@@ -13,6 +13,7 @@ import { createCatalogStore } from './catalog/store.js';
 import { createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
 import type { Config } from './config/index.js';
 import { openDatabase, type Db } from './db/database.js';
+import { ensureChangeTriggers } from './db/change-triggers.js';
 import { createIdentityService, type IdentityService } from './identity/service.js';
 import { createIdentityStore } from './identity/store.js';
 import type { PasswordHashOptions } from './identity/password-hash.js';
@@ -126,6 +127,8 @@ export async function createService(config: Config, options: { log: Log; now?: (
   try {
     // The schema is the caller's business (serve's start-up, `db sync`): workers and tests get
     // a migrated database and do not pay for a second check.
+    const repaired = await ensureChangeTriggers(db);
+    if (repaired.length > 0) options.log({ level: 'warning', msg: 'restored missing change triggers', tables: repaired });
     const changes = await createChangeFeed(db, (message) => options.log({ level: 'warning', msg: message }));
     db.onListenerReconnect(() => changes.bump());
     closers.unshift(() => changes.close());
