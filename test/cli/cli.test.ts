@@ -250,6 +250,9 @@ describe('keystone-ts command line', function () {
       conf = writeConf(dir, 'keystone.conf', {
         database: { connection: dbUrl },
         keystone_ts: { data_dir: path.join(dir, 'data') },
+        // Explicit, so that a host's /etc/keystone repositories are never used.
+        fernet_tokens: { key_repository: path.join(dir, 'data', 'fernet-keys') },
+        credential: { key_repository: path.join(dir, 'data', 'credential-keys') },
         identity: { password_hash_rounds: 4 },
       });
     });

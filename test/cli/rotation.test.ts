@@ -33,11 +33,18 @@ describe('fernet rotate while serve runs', function () {
     fernetDir = path.join(data, 'fernet-keys');
     env = {
       KEYSTONE_TS_DATA: data,
+      // Explicit, inside the data directory (so serve creates them): on a host with upstream's
+      // /etc/keystone/fernet-keys, the unconfigured default would be that directory.
+      KEYSTONE_TS_FERNET_TOKENS__KEY_REPOSITORY: fernetDir,
+      KEYSTONE_TS_CREDENTIAL__KEY_REPOSITORY: path.join(data, 'credential-keys'),
       OS_BOOTSTRAP_PASSWORD: PASSWORD,
       KEYSTONE_TS_FERNET_TOKENS__MAX_ACTIVE_KEYS: '3',
       KEYSTONE_TS_IDENTITY__PASSWORD_HASH_ROUNDS: '4',
     };
     server = await startServe([], { cwd: dir, env, timeoutMs: 80_000 });
+    // OS_BOOTSTRAP_PASSWORD was given: nothing generated, and it is not echoed.
+    assert.match(server.stdout(), /Bootstrapped admin/);
+    assert.doesNotMatch(server.stdout() + server.stderr(), new RegExp(`Generated|${PASSWORD}`));
   });
 
   after(async function () {
@@ -117,7 +124,8 @@ describe('fernet rotate while serve runs', function () {
     this.timeout(30_000);
     await rotate([0, 2, 3]);
     await newTokensUse(3);
-    await eventually('token A rejected with 404', async () => ((await validate(tokenA)) === 404 ? true : undefined), {
+    // A server that keeps validated tokens in memory must drop them when the keys change too.
+    await eventually('token A, whose key 1 was purged, rejected with 404', async () => ((await validate(tokenA)) === 404 ? true : undefined), {
       deadlineMs: PICKUP_DEADLINE_MS,
     });
   });
