@@ -115,7 +115,9 @@ describe('keystone-ts command line', function () {
         const result = results[i]!;
         assert.equal(result.code, 2, `${args.join(' ')}: ${describeResult(result)}`);
         assert.equal(result.stdout, '', args.join(' '));
-        assert.match(result.stderr, /Usage: keystone-ts /, args.join(' '));
+        // `serve --bind` fails while parsing, before the command is known: the top-level usage.
+        const usage = args[0] === 'serve' ? 'Usage: keystone-ts ' : `Usage: keystone-ts ${args[0]}`;
+        assert.ok(result.stderr.includes(usage), `${args.join(' ')}: ${result.stderr}`);
       });
       assert.deepEqual(readdirSync(cwd), []);
     });
