@@ -29,10 +29,13 @@ export function freePort(): Promise<number> {
   });
 }
 
+const PROFILE_DIR = process.env['BENCH_CPU_PROF_DIR'];
+/** Writing profiles at exit takes a while; the server is only SIGKILLed after this. */
+const STOP_GRACE_MS = PROFILE_DIR ? 20_000 : 5_000;
+
 /** `--cpu-prof` for every server process when BENCH_CPU_PROF_DIR is set (profiles written on stop). */
 function profilingArgs(label: string): string[] {
-  const dir = process.env['BENCH_CPU_PROF_DIR'];
-  return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir, label)}`] : [];
+  return PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(PROFILE_DIR, label)}`] : [];
 }
 
 export async function startCeilingServer(kind: 'express' | 'node-http', workers: number): Promise<RunningServer> {
@@ -45,7 +48,7 @@ export async function startCeilingServer(kind: 'express' | 'node-http', workers:
     await child.stop();
     throw error;
   }
-  return { url: `http://127.0.0.1:${port}`, child, stop: () => child.stop() };
+  return { url: `http://127.0.0.1:${port}`, child, stop: () => child.stop(STOP_GRACE_MS) };
 }
 
 export interface KeystoneOptions {
@@ -103,7 +106,7 @@ export async function startKeystone(options: KeystoneOptions): Promise<RunningSe
     await child.stop();
     throw error;
   }
-  return { url, child, stop: () => child.stop() };
+  return { url, child, stop: () => child.stop(STOP_GRACE_MS) };
 }
 
 export function passwordLoginBody(password: string): string {

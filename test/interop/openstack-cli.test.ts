@@ -1,0 +1,193 @@
+/**
+ * The real python-openstackclient against this service: the `openstack` CLI that
+ * scripts/setup-openstack-client.sh installs into .cache/venv, run in a child process with an
+ * explicit environment (never the developer's OS_* variables or clouds.yaml), against a real
+ * server on a loopback port. What the CLI prints is checked, and every token it obtains is
+ * decoded by the service itself (GET /v3/auth/tokens with an admin token).
+ *
+ * Without the CLI the suite is skipped (with the reason), except under CI=true where it fails:
+ * CI must not pass by skipping interop.
+ */
+import assert from 'node:assert/strict';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+import { openDatabase, type Db } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { ROOT, describeResult, killChildren, run, tempDirs, type RunResult } from '../support/cli.js';
+import { ADMIN_PASSWORD, adminLogin, http, startTestServer, type TestServer } from '../support/server.js';
+
+const OPENSTACK = path.join(ROOT, '.cache', 'venv', 'bin', 'openstack');
+
+function openstackMissing(): string | undefined {
+  try {
+    accessSync(OPENSTACK, fsConstants.X_OK);
+    return undefined;
+  } catch {
+    return `${path.relative(ROOT, OPENSTACK)} is missing: run scripts/setup-openstack-client.sh`;
+  }
+}
+
+describe('python-openstackclient (the real `openstack` CLI) against keystone-ts', function () {
+  const temps = tempDirs('kts-openstack-');
+  let db: Db | undefined;
+  let server: TestServer | undefined;
+  let home: string;
+  let base: string;
+  let adminUserId: string;
+  let adminProjectId: string;
+
+  before(async function () {
+    this.timeout(120_000);
+    const missing = openstackMissing();
+    if (missing) {
+      if (process.env.CI === 'true') throw new Error(`the openstack CLI is required when CI=true: ${missing}`);
+      console.log(`      openstack CLI suite skipped: ${missing}`);
+      this.skip();
+    }
+    home = temps.make();
+    db = await openDatabase('pglite://memory');
+    await migrateToLatest(db);
+    server = await startTestServer(db);
+    base = server.url;
+    const { providers } = server.service;
+    adminUserId = (await providers.identity.findUserByName('admin', 'default'))!.id;
+    adminProjectId = (await providers.resource.findProjectByName('admin', 'default'))!.id;
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await killChildren();
+    await server?.close();
+    await db?.close();
+    temps.cleanup();
+  });
+
+  /**
+   * `openstack ...args` with the password credentials of the bootstrapped admin and `scope`
+   * (OS_* variables) on top. HOME and the working directory are empty temporary directories, so
+   * no clouds.yaml of the developer's is read.
+   */
+  function openstack(args: string[], scope: Record<string, string>, overrides: Record<string, string> = {}): Promise<RunResult> {
+    return run(OPENSTACK, args, {
+      cwd: home,
+      timeoutMs: 45_000,
+      env: {
+        HOME: home,
+        XDG_CONFIG_HOME: path.join(home, '.config'),
+        LC_ALL: 'C.UTF-8',
+        OS_AUTH_URL: `${base}/v3`,
+        OS_IDENTITY_API_VERSION: '3',
+        OS_AUTH_TYPE: 'password',
+        OS_INTERFACE: 'public',
+        OS_USERNAME: 'admin',
+        OS_PASSWORD: ADMIN_PASSWORD,
+        OS_USER_DOMAIN_NAME: 'Default',
+        ...scope,
+        ...overrides,
+      },
+    });
+  }
+
+  const PROJECT_SCOPE = { OS_PROJECT_NAME: 'admin', OS_PROJECT_DOMAIN_NAME: 'Default' };
+
+  async function openstackJson(args: string[], scope: Record<string, string>): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const result = await openstack([...args, '-f', 'json'], scope);
+    assert.equal(result.code, 0, describeResult(result));
+    assert.doesNotMatch(result.stderr, /Traceback/);
+    return JSON.parse(result.stdout);
+  }
+
+  /** The service's own reading of `token` (GET /v3/auth/tokens with a fresh admin token). */
+  async function decode(token: string) {
+    const { token: admin } = await adminLogin(base);
+    const res = await http(base, 'GET', '/v3/auth/tokens', { token: admin, subject: token });
+    assert.equal(res.status, 200, res.text);
+    return res.json.token;
+  }
+
+  it('token issue -f json: id, expires, project_id and user_id of a valid project-scoped token', async () => {
+    const issued = await openstackJson(['token', 'issue'], PROJECT_SCOPE);
+    assert.deepEqual(Object.keys(issued).sort(), ['expires', 'id', 'project_id', 'user_id']);
+    assert.match(issued.id, /^gAAAAA[\w-]+$/);
+    assert.equal(issued.project_id, adminProjectId);
+    assert.equal(issued.user_id, adminUserId);
+    const token = await decode(issued.id);
+    assert.equal(Date.parse(issued.expires), Date.parse(token.expires_at), `expires ${issued.expires} vs ${token.expires_at}`);
+    assert.equal(token.project.id, adminProjectId);
+    assert.equal(token.user.id, adminUserId);
+  });
+
+  it('catalog list -f json: the identity service with its public endpoint', async () => {
+    const catalog = await openstackJson(['catalog', 'list'], PROJECT_SCOPE);
+    assert.ok(Array.isArray(catalog));
+    const identity = catalog.find((entry: { Type: string }) => entry.Type === 'identity');
+    assert.ok(identity, JSON.stringify(catalog));
+    assert.equal(identity.Name, 'keystone');
+    const endpoints = identity.Endpoints;
+    if (typeof endpoints === 'string') {
+      // Older clients format the endpoints as text: "RegionOne\n  public: URL\n".
+      assert.match(endpoints, new RegExp(`public: ${base.replace(/\./g, '\\.')}/v3`));
+    } else {
+      const pub = endpoints.filter((e: { interface: string }) => e.interface === 'public');
+      assert.equal(pub.length, 1, JSON.stringify(endpoints));
+      assert.equal(pub[0].url, `${base}/v3`);
+      assert.equal(pub[0].region, 'RegionOne');
+    }
+  });
+
+  it('token revoke <id>: the revoked token then gets 404 on GET /v3/auth/tokens', async () => {
+    const issued = await openstackJson(['token', 'issue'], PROJECT_SCOPE);
+    await decode(issued.id); // valid before
+    const revoke = await openstack(['token', 'revoke', issued.id], PROJECT_SCOPE);
+    assert.equal(revoke.code, 0, describeResult(revoke));
+    const { token: admin } = await adminLogin(base);
+    const res = await http(base, 'GET', '/v3/auth/tokens', { token: admin, subject: issued.id });
+    assert.equal(res.status, 404, res.text);
+  });
+
+  it('a project-scoped login by project id (OS_PROJECT_ID)', async () => {
+    const issued = await openstackJson(['token', 'issue'], { OS_PROJECT_ID: adminProjectId });
+    assert.equal(issued.project_id, adminProjectId);
+    const token = await decode(issued.id);
+    assert.equal(token.project.id, adminProjectId);
+    assert.deepEqual(token.project.domain, { id: 'default', name: 'Default' });
+    assert.equal(token.domain, undefined);
+    assert.equal(token.system, undefined);
+    assert.ok(token.roles.some((r: { name: string }) => r.name === 'admin'));
+  });
+
+  it('a domain-scoped login (OS_DOMAIN_NAME=Default) once the admin has a role on the domain', async () => {
+    const { providers } = server!.service;
+    const admin = await providers.assignments.findGlobalRoleByName('admin');
+    await providers.assignments.grant('UserDomain', adminUserId, 'default', admin!.id);
+    const issued = await openstackJson(['token', 'issue'], { OS_DOMAIN_NAME: 'Default' });
+    assert.equal(issued.user_id, adminUserId);
+    assert.equal(issued.domain_id, 'default');
+    assert.equal(issued.project_id, undefined);
+    const token = await decode(issued.id);
+    assert.deepEqual(token.domain, { id: 'default', name: 'Default' });
+    assert.equal(token.project, undefined);
+    assert.equal(token.system, undefined);
+    assert.ok(token.roles.some((r: { name: string }) => r.name === 'admin'));
+  });
+
+  it('a system-scoped login (OS_SYSTEM_SCOPE=all)', async () => {
+    const issued = await openstackJson(['token', 'issue'], { OS_SYSTEM_SCOPE: 'all' });
+    assert.equal(issued.user_id, adminUserId);
+    assert.equal(issued.system, 'all');
+    assert.equal(issued.project_id, undefined);
+    const token = await decode(issued.id);
+    assert.deepEqual(token.system, { all: true });
+    assert.equal(token.project, undefined);
+    assert.equal(token.domain, undefined);
+    assert.ok(token.roles.some((r: { name: string }) => r.name === 'admin'));
+  });
+
+  it('a wrong password: non-zero exit, a 401 "requires authentication" message, no Python traceback', async () => {
+    const result = await openstack(['token', 'issue', '-f', 'json'], PROJECT_SCOPE, { OS_PASSWORD: `${ADMIN_PASSWORD}-wrong` });
+    assert.notEqual(result.code, 0, describeResult(result));
+    assert.match(result.stderr, /401|requires authentication/, describeResult(result));
+    assert.doesNotMatch(result.stderr + result.stdout, /Traceback/);
+    assert.equal(result.stdout, '');
+  });
+});
