@@ -148,6 +148,7 @@ export async function createService(config: Config, options: { log: Log; now?: (
         : null;
     const tokens = createTokenProvider({
       formatter,
+      keys,
       identity: providers.identity,
       resource: providers.resource,
       assignment: providers.assignment,

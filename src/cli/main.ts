@@ -283,8 +283,13 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     command = parsed.positional[0] ?? '';
     if (parsed.switches.has('help') || command === '' || command === 'help') {
       const topic = command === 'help' ? (parsed.positional[1] ?? '') : command;
+      // No command at all is a usage error: the usage goes to stderr, like the others.
+      if (command === '' && !parsed.switches.has('help')) {
+        process.stderr.write(HELP['']!);
+        return 2;
+      }
       out(HELP[topic] ?? HELP['']!);
-      return command === '' && !parsed.switches.has('help') ? 2 : 0;
+      return 0;
     }
     const config = loadConfig({ configFiles: parsed.flags.get('config-file') ?? [], env });
     const sub = parsed.positional[1];
@@ -361,10 +366,12 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
       process.stderr.write(`keystone-ts: ${error.message}\n\n${HELP[command] ?? HELP['']}`);
       return 2;
     }
-    if (error instanceof ConfigError || error instanceof KeystoneError) {
-      process.stderr.write(`keystone-ts: ${error.message}\n`);
-      return 1;
+    // Operators get one line; KEYSTONE_TS_DEBUG=1 adds the stack for a bug report.
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`keystone-ts: ${message}\n`);
+    if (env['KEYSTONE_TS_DEBUG'] && error instanceof Error && !(error instanceof ConfigError || error instanceof KeystoneError)) {
+      process.stderr.write(`${error.stack}\n`);
     }
-    throw error;
+    return 1;
   }
 }

@@ -41,6 +41,8 @@ export interface TokenProviderOptions {
 
 export interface TokenProviderDeps {
   readonly formatter: TokenFormatter;
+  /** The formatter's key source: a new key set (rotation) must invalidate cached validations. */
+  readonly keys: { keys(): readonly Buffer[] };
   readonly identity: IdentityService;
   readonly resource: ResourceStore;
   readonly assignment: AssignmentService;
@@ -77,6 +79,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
   const { options } = deps;
 
   // Valid results stay in memory until something they depend on changes (decision 0002).
+  let knownKeys = deps.keys.keys();
   const load = (tokenText: string) => check(parse(tokenText)).catch(asTokenNotFound);
   const validated = options.cacheSize > 0 ? keyedCacheUntilChange(deps.changes, options.cacheSize, load) : load;
 
@@ -184,6 +187,13 @@ export function createTokenProvider(deps: TokenProviderDeps) {
      */
     async validate(tokenText: string, opts: { allowExpired?: boolean } = {}): Promise<ValidatedToken> {
       if (!tokenText) throw new TokenNotFound('No token in the request');
+      // The repository keeps the array's identity while its keys stay the same; a rotation
+      // that purged a key must make tokens encrypted with it invalid at once.
+      const keys = deps.keys.keys();
+      if (keys !== knownKeys) {
+        knownKeys = keys;
+        deps.changes.bump();
+      }
       const token = await validated(tokenText);
       checkExpiry(token.data, opts.allowExpired ?? false);
       return token;
