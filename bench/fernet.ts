@@ -3,10 +3,11 @@
  * msgpack unpacking) and `TokenFormatter.create`, on project-scoped tokens made with a real key
  * repository and the default [auth] methods, as the server holds them.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { newAuditId, newId } from '../src/common/ids.js';
 import { defaultConfig } from '../src/config/index.js';
 import { KeyRepository, setupKeyRepository } from '../src/token/key-repository.js';
 import { TokenFormatter, type TokenContent } from '../src/token/formatter.js';
+import { tokenContent } from '../src/token/payload.js';
 import { makeTempDir, removeTempDir } from './children.js';
 
 export interface FernetOptions {
@@ -27,27 +28,14 @@ export interface FernetResult {
   readonly tokenChars: number;
 }
 
-function uuidHex(): string {
-  return randomUUID().replaceAll('-', '');
-}
-
 function projectScopedContent(): TokenContent {
-  return {
-    userId: uuidHex(),
+  return tokenContent({
+    userId: newId(),
     methods: ['password'],
-    auditIds: [randomBytes(16).toString('base64url')],
-    system: null,
-    domainId: null,
-    projectId: uuidHex(),
-    trustId: null,
-    federatedGroupIds: null,
-    identityProviderId: null,
-    protocolId: null,
-    accessTokenId: null,
-    appCredId: null,
-    thumbprint: null,
+    auditIds: [newAuditId()],
+    projectId: newId(),
     expiresAt: new Date((Math.floor(Date.now() / 1000) + 3600) * 1000),
-  };
+  });
 }
 
 /**

@@ -2,11 +2,11 @@
  * The servers under load, each a child process on a free loopback port: keystone-ts started by its
  * own CLI (`keystone-ts serve`), and the ceiling servers of bench/ceiling-server.ts.
  */
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { startChild, type Child } from './children.js';
+import { freePort } from '../test/support/ports.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(REPO_ROOT, 'bin', 'keystone-ts.js');
@@ -18,16 +18,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 const PROFILE_DIR = process.env['BENCH_CPU_PROF_DIR'];
 /** Writing profiles at exit takes a while; the server is only SIGKILLed after this. */

@@ -19,7 +19,7 @@ import { createIdentityService, type IdentityService } from './identity/service.
 import { createIdentityStore } from './identity/store.js';
 import type { PasswordHashOptions } from './identity/password-hash.js';
 import { createOsloEngine, type PolicyRule } from './policy/pdp.js';
-import { credentialsFor } from './policy/credentials.js';
+import { createCredentialsBuilder } from './policy/credentials.js';
 import { loadDefaultPolicy } from './policy/defaults.js';
 import { createResourceStore } from './resource/store.js';
 import { createRevocationService } from './revoke/service.js';
@@ -197,7 +197,7 @@ export async function createService(config: Config, options: { log: Log; now?: (
       tokens,
       policy,
       schemas: createSchemaRegistry(),
-      credentialsFor: (token, service) => credentialsFor(token, service, tokens.isAdminProject(token)),
+      credentialsFor: createCredentialsBuilder((token) => tokens.isAdminProject(token)),
       publicEndpoint: config.DEFAULT.public_endpoint,
       maxRequestBodySize: config.oslo_middleware.max_request_body_size,
       log: options.log,

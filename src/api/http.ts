@@ -46,6 +46,8 @@ export interface Reply {
   readonly headers?: Readonly<Record<string, string>>;
   /** Token bodies have no trailing newline; resource bodies do (Appendix E). */
   readonly trailingNewline?: boolean;
+  /** The body already serialized (a cached rendering); takes the place of `body`. */
+  readonly json?: string;
 }
 
 /**
@@ -125,11 +127,11 @@ async function readJsonBody(req: Request, limit: number): Promise<unknown> {
 function send(res: Response, reply: Reply, method: string): void {
   if (reply.headers) for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
   res.status(reply.status);
-  if (reply.body === undefined || reply.status === 204) {
+  if ((reply.body === undefined && reply.json === undefined) || reply.status === 204) {
     res.end();
     return;
   }
-  const text = pythonJson(reply.body) + (reply.trailingNewline === false ? '' : '\n');
+  const text = (reply.json ?? pythonJson(reply.body)) + (reply.trailingNewline === false ? '' : '\n');
   res.setHeader('Content-Type', 'application/json');
   res.setHeader('Content-Length', Buffer.byteLength(text));
   // HEAD answers the GET headers, Content-Length included, with no body (Appendix E).

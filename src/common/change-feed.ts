@@ -1,4 +1,13 @@
-import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import {
+  ColumnNode,
+  UpdateQueryNode,
+  type KyselyPlugin,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  type QueryResult,
+  type RootOperationNode,
+  type UnknownRow,
+} from 'kysely';
 
 /**
  * A process-wide generation number that moves whenever data that validated tokens depend on may
@@ -58,15 +67,30 @@ export async function createChangeFeed(source: Listener | null, log: (message: s
  * visible to its own next request at once, without waiting for the notification round trip.
  */
 export function trackWrites(changes: ChangeFeed): KyselyPlugin {
+  const bookkeeping = new WeakSet<object>();
   return {
     transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+      if (isBookkeepingUpdate(args.node)) bookkeeping.add(args.queryId);
       return args.node;
     },
     async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-      if (args.result.numAffectedRows !== undefined || args.result.numChangedRows !== undefined) changes.bump();
+      const affected = args.result.numAffectedRows ?? args.result.numChangedRows;
+      if (affected !== undefined && affected > 0n && !bookkeeping.has(args.queryId)) changes.bump();
       return args.result;
     },
   };
+}
+
+/**
+ * Columns that record authentication attempts and activity. They decide whether a *login*
+ * succeeds, never whether an issued token is valid, so writing them must not drop every
+ * cached token: with lockout enabled, every login writes them.
+ */
+export const BOOKKEEPING_COLUMNS: ReadonlySet<string> = new Set(['failed_auth_count', 'failed_auth_at', 'last_active_at']);
+
+function isBookkeepingUpdate(node: RootOperationNode): boolean {
+  if (!UpdateQueryNode.is(node) || !node.updates || node.updates.length === 0) return false;
+  return node.updates.every((update) => ColumnNode.is(update.column) && BOOKKEEPING_COLUMNS.has(update.column.column.name));
 }
 
 /**
@@ -87,16 +111,30 @@ export function cachedUntilChange<T>(changes: ChangeFeed, load: () => Promise<T>
 /** {@link cachedUntilChange} per key, for at most `maxEntries` keys (oldest dropped first). */
 export function keyedCacheUntilChange<K, T>(changes: ChangeFeed, maxEntries: number, load: (key: K) => Promise<T>): (key: K) => Promise<T> {
   const entries = new Map<K, { generation: number; value: T }>();
-  return async (key: K) => {
+  // Single flight: concurrent misses for one key share one load instead of each querying.
+  const inflight = new Map<K, { generation: number; promise: Promise<T> }>();
+  return (key: K) => {
     const generation = changes.generation;
     const hit = entries.get(key);
-    if (hit && hit.generation === generation) return hit.value;
-    const value = await load(key);
-    if (changes.generation === generation) {
-      entries.delete(key);
-      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
-      entries.set(key, { generation, value });
-    }
-    return value;
+    if (hit && hit.generation === generation) return Promise.resolve(hit.value);
+    const pending = inflight.get(key);
+    if (pending && pending.generation === generation) return pending.promise;
+    const promise = load(key).then(
+      (value) => {
+        if (inflight.get(key)?.promise === promise) inflight.delete(key);
+        if (changes.generation === generation) {
+          entries.delete(key);
+          if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
+          entries.set(key, { generation, value });
+        }
+        return value;
+      },
+      (error: unknown) => {
+        if (inflight.get(key)?.promise === promise) inflight.delete(key);
+        throw error;
+      },
+    );
+    inflight.set(key, { generation, promise });
+    return promise;
   };
 }

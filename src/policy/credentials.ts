@@ -27,3 +27,18 @@ export function credentialsFor(token: ValidatedToken, service: ValidatedToken | 
     service_roles: service ? service.roles.map((r) => r.name) : [],
   };
 }
+
+/**
+ * Credentials per validated token, built once: the validated token object lives as long as
+ * nothing it depends on changes, and so do its credentials. A service token makes the pair
+ * unique to the request, so those are built fresh.
+ */
+export function createCredentialsBuilder(isAdminProject: (token: ValidatedToken) => boolean) {
+  const built = new WeakMap<ValidatedToken, Credentials>();
+  return (token: ValidatedToken, service: ValidatedToken | undefined): Credentials => {
+    if (service) return credentialsFor(token, service, isAdminProject(token));
+    let credentials = built.get(token);
+    if (!credentials) built.set(token, (credentials = credentialsFor(token, undefined, isAdminProject(token))));
+    return credentials;
+  };
+}

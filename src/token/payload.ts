@@ -49,6 +49,25 @@ export interface TokenData {
 /** What goes into a token: everything but `issuedAt`, which is the Fernet timestamp. */
 export type TokenContent = Omit<TokenData, 'issuedAt'>;
 
+/** A token's content with every scope and delegation field absent unless given. */
+export function tokenContent(
+  fields: Pick<TokenContent, 'userId' | 'methods' | 'auditIds' | 'expiresAt'> & Partial<TokenContent>,
+): TokenContent {
+  return {
+    system: null,
+    domainId: null,
+    projectId: null,
+    trustId: null,
+    federatedGroupIds: null,
+    identityProviderId: null,
+    protocolId: null,
+    accessTokenId: null,
+    appCredId: null,
+    thumbprint: null,
+    ...fields,
+  };
+}
+
 /** An MFA auth receipt (spec 1.7). */
 export interface ReceiptData {
   userId: string;
@@ -223,21 +242,13 @@ export class PayloadCodec {
     const userId = decodeIdTuple(p[1], 'user_id');
     if (userId === null) throw new MalformedPayload('user_id is null');
     const data: TokenData = {
-      userId,
-      methods: this.#decodeMethods(p[2]),
-      auditIds: decodeAuditIds(p[layout.expiresAt + 1]),
-      system: null,
-      domainId: null,
-      projectId: null,
-      trustId: null,
-      federatedGroupIds: null,
-      identityProviderId: null,
-      protocolId: null,
-      accessTokenId: null,
-      appCredId: null,
-      thumbprint: null,
+      ...tokenContent({
+        userId,
+        methods: this.#decodeMethods(p[2]),
+        auditIds: decodeAuditIds(p[layout.expiresAt + 1]),
+        expiresAt: decodeExpires(p[layout.expiresAt]),
+      }),
       issuedAt,
-      expiresAt: decodeExpires(p[layout.expiresAt]),
     };
     switch (version) {
       case PayloadVersion.Unscoped:

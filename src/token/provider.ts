@@ -1,5 +1,6 @@
 import { KeystoneError, NotFound, TokenNotFound, Unauthorized } from '../common/errors.js';
 import { newAuditId } from '../common/ids.js';
+import { pythonJson } from '../common/json.js';
 import { keystoneIsoTime, naiveIsoTime } from '../common/time.js';
 import type { AssignmentService } from '../assignment/service.js';
 import type { RoleRef } from '../assignment/store.js';
@@ -9,6 +10,7 @@ import type { DomainRef, ProjectRef, ResourceStore } from '../resource/store.js'
 import type { RevocationService } from '../revoke/service.js';
 import { keyedCacheUntilChange, type ChangeFeed } from '../common/change-feed.js';
 import { type TokenData, type TokenFormatter } from './formatter.js';
+import { tokenContent } from './payload.js';
 
 export type TokenScope =
   | { readonly kind: 'unscoped' }
@@ -80,6 +82,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
 
   // Valid results stay in memory until something they depend on changes (decision 0002).
   let knownKeys = deps.keys.keys();
+  const rendered = new WeakMap<ValidatedToken, { withCatalog?: string; withoutCatalog?: string }>();
   const load = (tokenText: string) => check(parse(tokenText)).catch(asTokenNotFound);
   const validated = options.cacheSize > 0 ? keyedCacheUntilChange(deps.changes, options.cacheSize, load) : load;
 
@@ -208,22 +211,15 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       const expiresAt = wholeSeconds(request.expiresAt ?? new Date(now.getTime() + options.expiration * 1000));
       const auditIds = request.parentAuditId ? [newAuditId(), request.parentAuditId] : [newAuditId()];
       const { project, domain, system } = request.scope;
-      const data: Omit<TokenData, 'issuedAt'> = {
+      const data = tokenContent({
         userId: request.userId,
         methods: [...new Set(request.methods)],
         auditIds,
+        expiresAt,
         system: system ? 'all' : null,
         domainId: project ? null : domain?.id ?? null,
         projectId: project?.id ?? null,
-        trustId: null,
-        federatedGroupIds: null,
-        identityProviderId: null,
-        protocolId: null,
-        accessTokenId: null,
-        appCredId: null,
-        thumbprint: null,
-        expiresAt,
-      };
+      });
       const tokenText = deps.formatter.create(data, { timestamp: Math.floor(now.getTime() / 1000) });
       const minted = await mint({ ...data, issuedAt: wholeSeconds(now) });
       if (project && minted.scope.kind === 'project' && !project.enabled) throw new Unauthorized('project disabled');
@@ -238,11 +234,26 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       await deps.revoke.revoke({ audit_id: token.auditId });
     },
 
+    /**
+     * The policy credential: false for domain tokens, true when no admin project is configured
+     * (oslo.context's default, kept for compatibility), else whether this is the admin project.
+     */
     isAdminProject(token: ValidatedToken): boolean {
       const ap = options.adminProject;
-      return (
-        ap !== null && token.scope.kind === 'project' && token.scope.project.name === ap.name && token.scope.domain.name === ap.domainName
-      );
+      if (token.scope.kind === 'domain') return false;
+      if (ap === null) return true;
+      return token.scope.kind === 'project' && token.scope.project.name === ap.name && token.scope.domain.name === ap.domainName;
+    },
+
+    /**
+     * The validate response body as JSON text, kept per validated token: the token object is
+     * replaced whenever anything it depends on (catalog included) changes, so the text is too.
+     */
+    async renderJson(token: ValidatedToken, opts: { includeCatalog: boolean }): Promise<string> {
+      let texts = rendered.get(token);
+      if (!texts) rendered.set(token, (texts = {}));
+      const slot = opts.includeCatalog ? 'withCatalog' : 'withoutCatalog';
+      return (texts[slot] ??= pythonJson(await this.render(token, opts)));
     },
 
     /** Keystone's token body (render_token_response_from_model), key order included. */

@@ -6,10 +6,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
 
 /** The repository root, from dist/test/support/ (compiled) where the tests run. */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -180,17 +180,6 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals, graceMs: n
   }
 }
 
-/** A port free on 127.0.0.1 a moment ago (another process could take it before it is used). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** Fresh temporary directories, all removed by `cleanup()`. */
 export function tempDirs(prefix = 'kts-cli-'): { make(): string; cleanup(): void } {

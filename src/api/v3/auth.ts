@@ -44,8 +44,8 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
 
   const validateReply = async (ctx: RequestContext) => {
     const subject = subjects.get(ctx)!;
-    const body = await deps.tokens.render(subject, { includeCatalog: !('nocatalog' in ctx.query) });
-    return { status: 200, body, headers: { 'X-Subject-Token': subjectHeader(ctx) }, trailingNewline: false };
+    const json = await deps.tokens.renderJson(subject, { includeCatalog: !('nocatalog' in ctx.query) });
+    return { status: 200, json, headers: { 'X-Subject-Token': subjectHeader(ctx) }, trailingNewline: false };
   };
 
   async function userProjects(ctx: RequestContext) {
