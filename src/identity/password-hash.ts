@@ -4,13 +4,14 @@
  * Writes like Keystone 2026: `[identity] password_hash_algorithm` picks bcrypt (the default),
  * bcrypt_sha256, scrypt or pbkdf2_sha512. Reads every format Keystone writes or has written,
  * including glibc SHA-512 crypt (`$6$`, Zed/passlib only) so that a database shared with an
- * older Keystone keeps working. Key derivation never runs on the event loop: bcrypt in
- * @node-rs/bcrypt's native thread pool, scrypt and PBKDF2 in node:crypto's, `$6$` in a worker.
+ * older Keystone keeps working. Key derivation never runs on the event loop: bcrypt in the
+ * `bcrypt` package's native async workers and scrypt and PBKDF2 in node:crypto's (both on
+ * libuv's thread pool), `$6$` in a worker thread.
  *
  * Nothing here logs: its inputs are passwords and password hashes.
  */
 import { createHmac, pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import { genSalt as bcryptGenSalt, hash as bcryptHash } from '@node-rs/bcrypt';
+import bcrypt from 'bcrypt';
 import { ForbiddenNotSecurity, ValidationError } from '../common/errors.js';
 import { parseSha512CryptHash, sha512CryptChecksumOffThread } from './sha512-crypt.js';
 
@@ -89,7 +90,7 @@ export async function hashPassword(password: string, opts: PasswordHashOptions):
 
   switch (opts.algorithm) {
     case 'bcrypt':
-      return bcryptHash(secret, { cost: bcryptCost(opts.rounds), version: '2b' });
+      return writeBcrypt(secret, bcryptCost(opts.rounds));
     case 'bcrypt_sha256':
       return writeBcryptSha256(secret, bcryptCost(opts.rounds));
     case 'scrypt':
@@ -231,7 +232,7 @@ type StoredHash =
 
 /**
  * bcrypt modular crypt: `$<ident>$<2-digit cost>$<22-char salt><31-char digest>`. The cost must
- * be two digits, as passlib requires (the Rust verifier would also take `+4`).
+ * be two digits, as passlib requires (C bcrypt's atoi() would also take `+4`).
  */
 const BCRYPT_PATTERN = /^\$(2|2a|2b|2x|2y)\$([0-9]{2})\$([./A-Za-z0-9]{22})([./A-Za-z0-9]{31})$/;
 
@@ -304,6 +305,27 @@ const BCRYPT_BASE64_ALPHABET = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 const BCRYPT_SALT_BYTES = 16;
 
 /**
+ * bcrypt's base64 of `bytes`; 16 salt bytes give 22 characters, the last one's 4 unused bits
+ * zero (the canonical form).
+ */
+function encodeBcryptBase64(bytes: Buffer): string {
+  let out = '';
+  let bits = 0;
+  let bitCount = 0;
+  for (const byte of bytes) {
+    bits = (bits << 8) | byte;
+    bitCount += 8;
+    while (bitCount >= 6) {
+      bitCount -= 6;
+      out += BCRYPT_BASE64_ALPHABET.charAt((bits >>> bitCount) & 0x3f);
+    }
+    bits &= (1 << bitCount) - 1;
+  }
+  if (bitCount > 0) out += BCRYPT_BASE64_ALPHABET.charAt((bits << (6 - bitCount)) & 0x3f);
+  return out;
+}
+
+/**
  * The 16 salt bytes of a 22-character bcrypt salt. The last character carries 4 unused bits;
  * like OpenBSD's decoder (and passlib) we ignore them, so old hashes whose writers set those
  * bits (passlib issue 25) still verify.
@@ -345,9 +367,21 @@ function encodeUnpaddedBase64(bytes: Buffer): string {
 
 /**
  * The 31-character digest bcrypt computes for `key` under a raw salt and cost. We recompute and
- * compare ourselves instead of calling the library's `verify`, so that the comparison is ours
- * (constant time), the stored string is parsed as strictly as passlib does, and `$2$` and
- * salts with stray padding bits work.
+ * compare ourselves instead of calling the library's `compare`, so that the comparison is ours
+ * (constant time; the library's uses strcmp), the stored string is parsed as strictly as
+ * passlib does, and `$2$` and salts with stray padding bits work.
+ *
+ * The `bcrypt` package takes its salt only as a `$2b$NN$<22 characters>` string, so the 16 raw
+ * bytes are re-encoded canonically: a stored salt whose last character has its 4 unused bits
+ * set (passlib issue 25) is given to the library without them, and the digest is the same
+ * because bcrypt never reads those bits.
+ *
+ * The key is hashed by length, NUL bytes included: the package copies a Buffer into a
+ * std::string and passes its data and length to OpenBSD's bcrypt(), which, for `$2b$`, takes
+ * min(length, 72) bytes plus the terminating NUL and cycles through them (test/identity checks
+ * this against digests @node-rs/bcrypt wrote). So "a\0b" is not "a", unlike C implementations
+ * that take strlen(); but a key and its NUL-joined repetitions ("a", "a\0a", "a\0a\0a") give
+ * the same digest, as "", "\0" and "\0\0" do, since each is cycled with a NUL after it.
  *
  * The `$2a$`, `$2b$`, `$2x$` and `$2y$` variants differ only for inputs over 255 bytes
  * (OpenBSD's 2a wraparound) or in crypt_blowfish's 8-bit bug (`$2x$`); our keys are at most 72
@@ -355,8 +389,23 @@ function encodeUnpaddedBase64(bytes: Buffer): string {
  * made with the sign-extension bug and will not verify (passlib refuses `$2x$` outright).
  */
 async function bcryptDigest(key: Buffer, salt: Buffer, cost: number): Promise<string> {
-  const full = await bcryptHash(key, { salt, cost, version: '2b' });
+  const config = bcryptConfig(salt, cost);
+  const full = await bcrypt.hash(key, config);
+  // The C code reports some errors as the string ":" rather than failing; never let such a
+  // result be stored or compared as a digest.
+  if (full.length !== config.length + 31 || !full.startsWith(config)) throw new Error('bcrypt returned a malformed hash');
   return full.slice(-31);
+}
+
+/** `$2b$<2-digit cost>$<22-character canonical salt>`: the form the `bcrypt` package takes. */
+function bcryptConfig(salt: Buffer, cost: number): string {
+  return `$2b$${String(cost).padStart(2, '0')}$${encodeBcryptBase64(salt)}`;
+}
+
+async function writeBcrypt(secret: Buffer, cost: number): Promise<string> {
+  const salt = randomBytes(BCRYPT_SALT_BYTES);
+  // secret is already cut to at most 72 bytes (the bcrypt length policy).
+  return `${bcryptConfig(salt, cost)}${await bcryptDigest(secret, salt, cost)}`;
 }
 
 async function verifyBcrypt(secret: Buffer, stored: Extract<StoredHash, { kind: 'bcrypt' }>): Promise<boolean> {
@@ -364,7 +413,7 @@ async function verifyBcrypt(secret: Buffer, stored: Extract<StoredHash, { kind: 
   if (stored.ident === '2' && key.length > 0) {
     // The original `$2$` did not append a NUL to the key and cycled through the password
     // bytes; the 2a/2b algorithm over the password repeated to 72 bytes is the same
-    // computation. This is how passlib verifies `$2$` (the Rust verifier rejects the ident).
+    // computation. This is how passlib verifies `$2$`.
     key = repeatToLength(key, BCRYPT_MAX_PASSWORD_BYTES);
   }
   return constantTimeEqualText(await bcryptDigest(key, stored.salt, stored.cost), stored.digest);
@@ -380,9 +429,9 @@ function bcryptSha256Key(secret: Buffer, saltText: string): Buffer {
 }
 
 async function writeBcryptSha256(secret: Buffer, cost: number): Promise<string> {
-  const config = await bcryptGenSalt({ cost, version: '2b' }); // `$2b$NN$` + 22 salt characters
-  const saltText = config.slice(-22);
-  const digest = (await bcryptHash(bcryptSha256Key(secret, saltText), { salt: config })).slice(-31);
+  const salt = randomBytes(BCRYPT_SALT_BYTES);
+  const saltText = encodeBcryptBase64(salt);
+  const digest = await bcryptDigest(bcryptSha256Key(secret, saltText), salt, cost);
   // passlib's template `r=%d`: not zero-padded.
   return `$bcrypt-sha256$v=2,t=2b,r=${cost}$${saltText}$${digest}`;
 }

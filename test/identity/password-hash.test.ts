@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import bcrypt from 'bcrypt';
 import { ForbiddenNotSecurity, ValidationError } from '../../src/common/errors.js';
 import {
   BCRYPT_MAX_PASSWORD_BYTES,
@@ -145,7 +146,8 @@ describe('identity/password-hash', () => {
   describe('writing', () => {
     it('bcrypt: $2b$ with cost = rounds, verifies', async () => {
       const hash = await hashPassword('correct horse', options({ rounds: 4 }));
-      assert.match(hash, /^\$2b\$04\$[./A-Za-z0-9]{53}$/);
+      // The salt's last character is canonical (its 4 unused bits zero): ".", "O", "e" or "u".
+      assert.match(hash, /^\$2b\$04\$[./A-Za-z0-9]{21}[.Oeu][./A-Za-z0-9]{31}$/);
       assert.equal(await verifyPassword('correct horse', hash, options()), true);
       assert.equal(await verifyPassword('correct horsE', hash, options()), false);
     });
@@ -160,7 +162,7 @@ describe('identity/password-hash', () => {
 
     it('bcrypt_sha256: passlib v2 format, r not zero-padded, verifies', async () => {
       const hash = await hashPassword('correct horse', options({ algorithm: 'bcrypt_sha256', rounds: 4 }));
-      assert.match(hash, /^\$bcrypt-sha256\$v=2,t=2b,r=4\$[./A-Za-z0-9]{22}\$[./A-Za-z0-9]{31}$/);
+      assert.match(hash, /^\$bcrypt-sha256\$v=2,t=2b,r=4\$[./A-Za-z0-9]{21}[.Oeu]\$[./A-Za-z0-9]{31}$/);
       assert.equal(await verifyPassword('correct horse', hash, options()), true);
       assert.equal(await verifyPassword('correct horsE', hash, options()), false);
     });
@@ -213,12 +215,27 @@ describe('identity/password-hash', () => {
     });
 
     it('bcrypt hashes NUL bytes instead of stopping at them', async () => {
-      // C bcrypt implementations stop at the first NUL, so "a\0b" would equal "a". Python's
-      // bcrypt refuses NUL (a 500 in Keystone); this one hashes every byte.
+      // C bcrypt implementations that take strlen() stop at the first NUL, so "a\0b" would
+      // equal "a". Python's bcrypt refuses NUL (a 500 in Keystone); the `bcrypt` package is
+      // given the bytes with their length and hashes every byte (see "the bcrypt package" below).
       const hash = await hashPassword('a\u0000b', options());
       assert.equal(await verifyPassword('a\u0000b', hash, options()), true);
       assert.equal(await verifyPassword('a', hash, options()), false);
       assert.equal(await verifyPassword('a\u0000c', hash, options()), false);
+    });
+
+    it('bcrypt: a password and its NUL-joined repetitions are the same key (bcrypt cycles key + NUL)', async () => {
+      // A property of $2b$ itself, not of this port: the key is min(length, 72) bytes plus a
+      // NUL, repeated to 72 bytes, so "a" gives "a\0a\0a\0…", as "a\0a" does. Documented in
+      // password-hash.ts and docs/decisions/0004-bcrypt-package.md; @node-rs/bcrypt did the same.
+      const hash = await hashPassword('a', options());
+      assert.equal(await verifyPassword('a\u0000a', hash, options()), true);
+      assert.equal(await verifyPassword('a\u0000a\u0000a', hash, options()), true);
+      assert.equal(await verifyPassword('a\u0000', hash, options()), false);
+      assert.equal(await verifyPassword('a\u0000b', hash, options()), false);
+      const empty = await hashPassword('', options());
+      assert.equal(await verifyPassword('\u0000', empty, options()), true);
+      assert.equal(await verifyPassword(' ', empty, options()), false);
     });
   });
 
@@ -447,6 +464,56 @@ describe('identity/password-hash', () => {
         { algorithm: 'scrypt', scryptParallelism: 1.5 },
       ];
       for (const overrides of bad) await assert.rejects(hashPassword('x', options(overrides)), RangeError, JSON.stringify(overrides));
+    });
+  });
+
+  describe('the bcrypt package (what password-hash.ts relies on)', () => {
+    // Made by @node-rs/bcrypt 2.0.0, the library this project used before bcrypt 6, with
+    // hash(Buffer.from(password, 'utf8'), { cost: 4, version: '2b' }): passwords with NUL
+    // bytes and bytes ≥ 0x80, written before the switch, must still verify.
+    const nodeRs: readonly (readonly [string, string])[] = [
+      ['a\u0000b', '$2b$04$JZ.KqgAIA2Ln7wYj75L22.08jmj5DCdayrwWPQSyw7ypSmGuBCfgW'],
+      ['pässwörd\u0000€ 🔑', '$2b$04$oBNLoVE7J9uhiU.RCMqv3ORYj/hTubFx1EVoxSnox8DPvoe2kE1QC'],
+      ['\u0000x\u00ff', '$2b$04$iXhfsoYxsh7EX79tiwRbDegZqfm3ZKGQIT60BFDo/y2nj.Jqu36Ti'],
+    ];
+    for (const [password, hash] of nodeRs) {
+      it(`a hash @node-rs/bcrypt wrote for ${JSON.stringify(password)} verifies`, async () => {
+        assert.equal(await verifyPassword(password, hash, options()), true);
+        assert.equal(await verifyPassword(password.replace('\u0000', ''), hash, options()), false);
+        assert.equal(await verifyPassword(password.split('\u0000')[0] ?? '', hash, options()), false);
+      });
+    }
+
+    it('hashes a Buffer by its length: NUL bytes and bytes ≥ 0x80 all count', async () => {
+      const config = '$2b$04$JZ.KqgAIA2Ln7wYj75L22.';
+      const digest = async (bytes: number[]): Promise<string> => (await bcrypt.hash(Buffer.from(bytes), config)).slice(-31);
+      // The same digest as @node-rs/bcrypt's for "a\0b" (the first vector above).
+      assert.equal(await digest([0x61, 0x00, 0x62]), '08jmj5DCdayrwWPQSyw7ypSmGuBCfgW');
+      assert.notEqual(await digest([0x61, 0x00, 0x62]), await digest([0x61]));
+      assert.notEqual(await digest([0x61, 0x00, 0x62]), await digest([0x61, 0x00, 0x63]));
+      // High bytes are not sign-extended ($2x$'s bug) nor altered: 0x80 and 0xff differ, and
+      // a Buffer gives the same digest as the string whose UTF-8 it is.
+      assert.notEqual(await digest([0x80]), await digest([0xff]));
+      assert.equal(await digest([0xd1, 0x91]), (await bcrypt.hash('ё', config)).slice(-31));
+    });
+
+    it('takes a 2b salt string, decodes its 16 bytes and ignores the 4 unused bits of the last character', async () => {
+      const canonical = await bcrypt.hash('secret', '$2b$04$zcyJ/T0HCSZt.WtVBkcW9O');
+      assert.equal(canonical, APPENDIX_D[0]?.[1]);
+      // With the stray bits set, the library re-encodes the salt canonically in its output.
+      assert.equal(await bcrypt.hash('secret', '$2b$04$zcyJ/T0HCSZt.WtVBkcW9P'), canonical);
+    });
+
+    it('caps a $2b$ key at 72 bytes itself', async () => {
+      const config = '$2b$04$zcyJ/T0HCSZt.WtVBkcW9O';
+      assert.equal(await bcrypt.hash(ascii(72), config), await bcrypt.hash(ascii(100), config));
+      assert.notEqual(await bcrypt.hash(ascii(71), config), await bcrypt.hash(ascii(72), config));
+    });
+
+    it('its own compare accepts the hashes written here', async () => {
+      const hash = await hashPassword('correct horse', options());
+      assert.equal(await bcrypt.compare('correct horse', hash), true);
+      assert.equal(await bcrypt.compare('correct horsE', hash), false);
     });
   });
 
