@@ -4,37 +4,43 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ValidationError } from '../common/errors.js';
 import { projectPath } from '../common/paths.js';
 
-/** Python's repr() of a JSON value, as jsonschema quotes the offending value in its messages. */
-function pythonRepr(value: unknown): string {
-  if (value === null) return 'None';
+/**
+ * jsonschema quotes the offending value (Python's repr); we describe it instead. A request body
+ * can carry a password or a token anywhere a client misplaced it, and no response may echo one
+ * back, so strings, arrays and objects are named by their type only.
+ */
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
   if (value === true) return 'True';
   if (value === false) return 'False';
-  if (typeof value === 'string') return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return 'A string';
+  return Array.isArray(value) ? 'A list' : 'An object';
+}
+
+function pythonRepr(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`;
-  if (typeof value === 'object') {
-    return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${pythonRepr(k)}: ${pythonRepr(v)}`).join(', ')}}`;
-  }
-  return String(value);
+  return typeof value === 'string' ? `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'` : describeValue(value);
 }
 
 function jsonschemaMessage(error: ErrorObject, value: unknown): string {
   switch (error.keyword) {
     case 'type': {
       const types = ([] as string[]).concat(error.params['type'] as string | string[]);
-      return `${pythonRepr(value)} is not of type ${types.map((t) => `'${t}'`).join(', ')}`;
+      return `${describeValue(value)} is not of type ${types.map((t) => `'${t}'`).join(', ')}`;
     }
     case 'required':
       return `'${String(error.params['missingProperty'])}' is a required property`;
     case 'additionalProperties':
       return `Additional properties are not allowed ('${String(error.params['additionalProperty'])}' was unexpected)`;
     case 'enum':
-      return `${pythonRepr(value)} is not one of ${pythonRepr(error.params['allowedValues'])}`;
+      return `${describeValue(value)} is not one of ${pythonRepr(error.params['allowedValues'])}`;
     case 'maxLength':
-      return `${pythonRepr(value)} is too long`;
+      return `${describeValue(value)} is too long`;
     case 'minLength':
-      return `${pythonRepr(value)} is too short`;
+      return `${describeValue(value)} is too short`;
     case 'pattern':
-      return `${pythonRepr(value)} does not match '${String(error.params['pattern'])}'`;
+      return `${describeValue(value)} does not match '${String(error.params['pattern'])}'`;
     default:
       return error.message ?? 'is invalid';
   }

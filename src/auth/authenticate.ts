@@ -199,8 +199,10 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       if (!identity) throw expecting('identity', 'auth');
       if (!Array.isArray(identity['methods'])) throw expecting('methods', 'identity');
       const methodNames = [...new Set(identity['methods'] as string[])];
+      // Unsupported methods are refused before payloads are looked for (Keystone checks the other
+      // way round): the 400 would echo whatever string the client sent as a method name.
+      for (const name of methodNames) if (typeof name !== 'string' || !loaded.has(name)) throw new AuthMethodNotSupported(options.methods);
       for (const name of methodNames) if (!(name in identity)) throw expecting(name, 'identity');
-      for (const name of methodNames) if (!loaded.has(name)) throw new AuthMethodNotSupported(options.methods);
 
       const requested = await resolveScope(authObj['scope']);
 

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { openDatabase, type Db } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { ADMIN_PASSWORD, adminLogin, http, startTestServer, type TestServer } from '../support/server.js';
+
+/** A small deterministic PRNG, so a failing case can be replayed from its seed. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const KEYS = ['auth', 'identity', 'methods', 'password', 'token', 'user', 'id', 'name', 'domain', 'scope', 'project', 'system', 'all', 'unscoped', 'OS-TRUST:trust', 'totp', 'passcode'];
+const STRINGS = ['', 'password', 'token', 'admin', 'default', 'Default', 'unscoped', ADMIN_PASSWORD, '\u0000', 'é', 'x'.repeat(300), 'gAAAAAB'];
+
+/** Random JSON shaped like (and often almost like) an auth request. */
+function randomValue(rand: () => number, depth: number): unknown {
+  const pick = rand();
+  if (depth > 4 || pick < 0.15) return STRINGS[Math.floor(rand() * STRINGS.length)];
+  if (pick < 0.22) return Math.floor(rand() * 1e6) - 5e5;
+  if (pick < 0.27) return rand() < 0.5;
+  if (pick < 0.3) return null;
+  if (pick < 0.45) return Array.from({ length: Math.floor(rand() * 4) }, () => randomValue(rand, depth + 1));
+  const obj: Record<string, unknown> = {};
+  for (let i = Math.floor(rand() * 4); i >= 0; i -= 1) obj[KEYS[Math.floor(rand() * KEYS.length)]!] = randomValue(rand, depth + 1);
+  return obj;
+}
+
+/**
+ * Every bad input gets a Keystone-style 4xx: random bodies and headers never produce a 500,
+ * never issue a token, and never echo the admin password.
+ */
+describe('random bad input on the auth API', function () {
+  let db: Db;
+  let server: TestServer;
+
+  before(async () => {
+    db = await openDatabase('pglite://memory');
+    await migrateToLatest(db);
+    server = await startTestServer(db);
+  });
+  after(async () => {
+    await server?.close();
+    await db?.close();
+  });
+
+  it('answers 400 or 401 to 400 random auth bodies', async () => {
+    const rand = prng(20261123);
+    for (let i = 0; i < 400; i += 1) {
+      const inner = randomValue(rand, 0);
+      const body = rand() < 0.7 ? { auth: inner } : inner;
+      const res = await http(server.url, 'POST', '/v3/auth/tokens', { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+      assert.ok([400, 401, 403, 404].includes(res.status), `case ${i}: ${res.status} for ${JSON.stringify(body).slice(0, 300)}: ${res.text}`);
+      assert.equal(res.headers.get('x-subject-token'), null, `case ${i} issued a token`);
+      assert.ok(!res.text.includes(ADMIN_PASSWORD), `case ${i} echoed the password: ${res.text}`);
+      assert.equal(res.json.error.code, res.status);
+    }
+  });
+
+  it('answers 401/404 to random tokens in X-Auth-Token and X-Subject-Token', async () => {
+    const { token } = await adminLogin(server.url);
+    const rand = prng(7);
+    const mutations = [
+      (t: string) => t.slice(0, Math.floor(rand() * t.length)),
+      (t: string) => t + 'A',
+      (t: string) => t.replace(/[A-Za-z]/, (c) => (c === 'A' ? 'B' : 'A')),
+      (t: string) => Buffer.from(t).toString('hex'),
+      () => '%%%',
+      () => 'gAAAAAB' + 'x'.repeat(Math.floor(rand() * 400)),
+    ];
+    for (let i = 0; i < 100; i += 1) {
+      const bad = mutations[Math.floor(rand() * mutations.length)]!(token);
+      if (bad === token) continue;
+      const asSubject = await http(server.url, 'GET', '/v3/auth/tokens', { token, subject: bad });
+      assert.equal(asSubject.status, 404, `subject ${bad.slice(0, 40)}: ${asSubject.text}`);
+      assert.ok(!asSubject.text.includes(bad) || bad.length < 4);
+      const asCaller = await http(server.url, 'GET', '/v3/auth/tokens', { token: bad, subject: token });
+      assert.equal(asCaller.status, 401, `caller ${bad.slice(0, 40)}: ${asCaller.text}`);
+    }
+  });
+});
