@@ -6,7 +6,6 @@
  * test/support/keystone_fernet.py.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -18,27 +17,11 @@ import { KeyRepository, rotateKeyRepository, setupKeyRepository } from '../../sr
 import { AuthMethodCodec } from '../../src/token/methods.js';
 import { PayloadCodec, selectPayloadVersion } from '../../src/token/payload.js';
 import { pythonUuidBytes } from '../../src/token/python-compat.js';
-import { METHODS_WITH_TOTP, ROOT, copyVectorKeys, readJson, tempDir } from './fixtures.js';
+import { METHODS_WITH_TOTP, copyVectorKeys, readJson, tempDir } from './fixtures.js';
+import { keystone, requireKeystonePython, type KeystoneRequest } from '../support/keystone-python.js';
 import { content } from './token-content.js';
 
-const PYTHON = '/usr/bin/python3';
-const SCRIPT = path.join(ROOT, 'test', 'support', 'keystone_fernet.py');
 const DEFAULT_DOMAIN = 'default';
-
-interface KeystoneRequest {
-  command: 'create' | 'validate' | 'receipts' | 'rotate' | 'uuid' | 'fernet';
-  config?: { key_repository?: string; auth_methods?: string[]; default_domain_id?: string };
-  items: unknown[];
-}
-
-/** Runs Keystone's code on the items; one result per item. */
-function keystone<T>(request: KeystoneRequest): T[] {
-  const run = spawnSync(PYTHON, [SCRIPT], { input: JSON.stringify(request), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (run.status !== 0) throw new Error(`keystone_fernet.py ${request.command} failed (${run.status}):\n${run.stderr}`);
-  const results = (JSON.parse(run.stdout) as { results: T[] }).results;
-  assert.equal(results.length, request.items.length);
-  return results;
-}
 
 /** Token data in the shape of the Python helper's create items. */
 function pythonItem(data: TokenContent): Record<string, unknown> {
@@ -103,14 +86,7 @@ describe('token interop with upstream Keystone (python3-keystone)', function () 
   let config: KeystoneRequest['config'];
 
   before(function () {
-    const probe = spawnSync(PYTHON, ['-c', 'import keystone, keystone.token.token_formatters'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-      const reason = `python3-keystone is not importable by ${PYTHON}: ${(probe.error?.message ?? probe.stderr).trim()}`;
-      // CI installs python3-keystone, so there the missing interpreter is a failure, not a skip.
-      if (process.env.CI === 'true') throw new Error(reason);
-      console.warn(`      skipped: ${reason}`);
-      this.skip();
-    }
+    requireKeystonePython(this);
     keys = copyVectorKeys();
     repository = new KeyRepository(keys.dir);
     formatter = new TokenFormatter({ keys: repository, methods: METHODS_WITH_TOTP, defaultDomainId: DEFAULT_DOMAIN });
