@@ -2,7 +2,7 @@
  * The composition root: configuration → database → stores and services → policy → HTTP.
  * Nothing else wires dependencies; every module receives exactly what it uses.
  */
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Express } from 'express';
 import { createAssignmentService } from './assignment/service.js';
@@ -18,9 +18,11 @@ import { ensureChangeTriggers } from './db/change-triggers.js';
 import { createIdentityService, type IdentityService } from './identity/service.js';
 import { createIdentityStore } from './identity/store.js';
 import type { PasswordHashOptions } from './identity/password-hash.js';
-import { createOsloEngine, type PolicyRule } from './policy/pdp.js';
+import { createOsloEngine } from './policy/pdp.js';
+import { observeDecisions } from './policy/decision-log.js';
+import { createMetrics } from './common/metrics.js';
 import { createCredentialsBuilder } from './policy/credentials.js';
-import { loadDefaultPolicy } from './policy/defaults.js';
+import { loadPolicyRules } from './policy/defaults.js';
 import { createResourceStore } from './resource/store.js';
 import { createRevocationService } from './revoke/service.js';
 import { createRevokeStore } from './revoke/store.js';
@@ -31,6 +33,7 @@ import { createHttpApp } from './api/http.js';
 import { createSchemaRegistry } from './api/validation.js';
 import { authRoutes } from './api/v3/auth.js';
 import { discoveryRoutes } from './api/discovery.js';
+import { authzRoutes, metricsRoutes } from './api/v4/authz.js';
 import { bootstrap, type BootstrapOptions } from './bootstrap/bootstrap.js';
 
 export type Log = (record: Record<string, unknown>) => void;
@@ -176,14 +179,23 @@ export async function createService(config: Config, options: { log: Log; now?: (
         additionalPrimaryMethods: [],
       },
     });
-    const policy = createOsloEngine({
-      defaults: loadDefaultPolicy() as PolicyRule[],
-      enforceScope: config.oslo_policy.enforce_scope,
-      enforceNewDefaults: config.oslo_policy.enforce_new_defaults,
-    });
+    const metrics = createMetrics();
+    const decisionLog = openDecisionLog(config.keystone_ts.decision_log);
+    closers.unshift(decisionLog.close);
+    const policy = observeDecisions(
+      createOsloEngine({
+        defaults: loadPolicyRules(),
+        enforceScope: config.oslo_policy.enforce_scope,
+        enforceNewDefaults: config.oslo_policy.enforce_new_defaults,
+      }),
+      // Revision 0: the built-in default bundle; stored bundles will carry their own.
+      { write: decisionLog.write, sampleRate: config.keystone_ts.decision_log_sample_rate, revision: () => 0, metrics },
+    );
     const app = createHttpApp({
       routes: [
         ...discoveryRoutes(),
+        ...authzRoutes({ policy }),
+        ...metricsRoutes({ metrics }),
         ...authRoutes({
           authenticator,
           tokens,
@@ -201,6 +213,7 @@ export async function createService(config: Config, options: { log: Log; now?: (
       publicEndpoint: config.DEFAULT.public_endpoint,
       maxRequestBodySize: config.oslo_middleware.max_request_body_size,
       log: options.log,
+      metrics,
     });
     return {
       app,
@@ -230,4 +243,18 @@ export function runBootstrap(providers: Providers, options: BootstrapOptions, lo
     },
     options,
   );
+}
+
+/**
+ * The decision log's sink: nowhere, stdout, or a file appended to through a stream (buffered
+ * and asynchronous, so a decision never waits for the disk).
+ */
+export function openDecisionLog(target: string): { write?: (line: string) => void; close: () => Promise<void> } {
+  if (target === '') return { close: async () => undefined };
+  if (target === 'stdout') return { write: (line) => process.stdout.write(`${line}\n`), close: async () => undefined };
+  const stream = createWriteStream(target, { flags: 'a', mode: 0o600 });
+  return {
+    write: (line) => stream.write(`${line}\n`),
+    close: () => new Promise<void>((resolve) => stream.end(resolve)),
+  };
 }

@@ -13,6 +13,7 @@ import {
   ValidationError,
 } from '../common/errors.js';
 import { flaskJson, pythonJson } from '../common/json.js';
+import type { Metrics } from '../common/metrics.js';
 import type { Credentials, PolicyEngine, PolicyInput } from '../policy/pdp.js';
 import type { TokenProvider, ValidatedToken } from '../token/provider.js';
 import type { SchemaRegistry } from './validation.js';
@@ -48,6 +49,8 @@ export interface Reply {
   readonly trailingNewline?: boolean;
   /** The body already serialized (a cached rendering); takes the place of `body`. */
   readonly json?: string;
+  /** A non-JSON body (e.g. Prometheus metrics) with its content type. */
+  readonly text?: { readonly body: string; readonly contentType: string };
 }
 
 /**
@@ -79,6 +82,7 @@ export interface HttpDeps {
   readonly publicEndpoint: string | null;
   readonly maxRequestBodySize: number;
   readonly log: (record: Record<string, unknown>) => void;
+  readonly metrics: Metrics;
 }
 
 function expressPath(path: string): string {
@@ -127,6 +131,12 @@ async function readJsonBody(req: Request, limit: number): Promise<unknown> {
 function send(res: Response, reply: Reply, method: string): void {
   if (reply.headers) for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
   res.status(reply.status);
+  if (reply.text) {
+    res.setHeader('Content-Type', reply.text.contentType);
+    res.setHeader('Content-Length', Buffer.byteLength(reply.text.body));
+    res.end(method === 'HEAD' ? undefined : reply.text.body);
+    return;
+  }
   if ((reply.body === undefined && reply.json === undefined) || reply.status === 204) {
     res.end();
     return;
@@ -178,6 +188,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     methodsByPath.get(pathPattern)!.add(route.method);
     const register = router[route.method.toLowerCase() as 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete'].bind(router);
     register(pathPattern, (req: Request, res: Response, next: NextFunction) => {
+      res.once('finish', () => deps.metrics.httpRequests.inc(route.method, route.path, String(res.statusCode)));
       handle(route, req, res).catch(next);
     });
   }
@@ -224,6 +235,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   }
 
   app.use(router);
+
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new NotFound('The resource could not be found.')));
 

@@ -6,3 +6,9 @@ import type { PolicyRule } from './pdp.js';
 export function loadDefaultPolicy(): PolicyRule[] {
   return JSON.parse(readFileSync(projectPath('policies', 'keystone', 'default-policy.json'), 'utf8')) as PolicyRule[];
 }
+
+/** Keystone's defaults plus the rules of keystone-ts' own routes (`keystone_ts:*`). */
+export function loadPolicyRules(): PolicyRule[] {
+  const own = JSON.parse(readFileSync(projectPath('policies', 'keystone-ts', 'rules.json'), 'utf8')) as PolicyRule[];
+  return [...loadDefaultPolicy(), ...own];
+}

@@ -35,6 +35,17 @@ export const KEYSTONE_TS_SECTIONS = {
         type: 'enum', default: 'text', choices: ['text', 'json'],
         help: 'Log line format: `text` for people, `json` (one object per line) for log collectors.',
       },
+      decision_log: {
+        type: 'string', default: '',
+        help:
+          'Where the policy decision log goes, one JSON line per decision (decision id, action, ' +
+          'result, bundle revision, latency, input with secrets masked): empty for nowhere, ' +
+          '`stdout`, or a file path (appended to).',
+      },
+      decision_log_sample_rate: {
+        type: 'float', default: 1, min: 0, max: 1,
+        help: 'Share of allowed decisions written to the decision log; denials are always written.',
+      },
     },
   },
 } as const satisfies RegistrySpec;
