@@ -23,6 +23,7 @@ import { observeDecisions } from './policy/decision-log.js';
 import { createMetrics } from './common/metrics.js';
 import { createCredentialsBuilder } from './policy/credentials.js';
 import { loadPolicyRules } from './policy/defaults.js';
+import { loadPolicyOverrides } from './policy/policy-file.js';
 import { createResourceStore } from './resource/store.js';
 import { createRevocationService } from './revoke/service.js';
 import { createRevokeStore } from './revoke/store.js';
@@ -51,6 +52,8 @@ export interface Locations {
 }
 
 const UPSTREAM_FERNET_DEFAULT = '/etc/keystone/fernet-keys/';
+/** oslo.policy's default file name: when it is absent there are simply no overrides. */
+const DEFAULT_POLICY_FILE = 'policy.yaml';
 const UPSTREAM_CREDENTIAL_DEFAULT = '/etc/keystone/credential-keys/';
 
 export function resolveLocations(config: Config): Locations {
@@ -123,7 +126,10 @@ export interface Service {
   close(): Promise<void>;
 }
 
-export async function createService(config: Config, options: { log: Log; now?: () => Date; db?: Db }): Promise<Service> {
+export async function createService(
+  config: Config,
+  options: { log: Log; now?: () => Date; db?: Db; /** The --config-file list: a relative policy_file is found next to them. */ configFiles?: readonly string[] },
+): Promise<Service> {
   const now = options.now ?? (() => new Date());
   if (config.token.provider !== 'fernet') {
     // Refuse rather than silently issue Fernet tokens to a deployment that asked for JWS.
@@ -185,6 +191,11 @@ export async function createService(config: Config, options: { log: Log; now?: (
     const policy = observeDecisions(
       createOsloEngine({
         defaults: loadPolicyRules(),
+        overrides: loadPolicyOverrides(
+          config.oslo_policy.policy_file,
+          options.configFiles ?? [],
+          config.oslo_policy.policy_file === DEFAULT_POLICY_FILE,
+        ),
         enforceScope: config.oslo_policy.enforce_scope,
         enforceNewDefaults: config.oslo_policy.enforce_new_defaults,
       }),

@@ -244,7 +244,7 @@ async function serve(config: Config, parsed: Parsed, env: NodeJS.ProcessEnv): Pr
       return;
     }
   }
-  const service = await createService(config, { log, db });
+  const service = await createService(config, { log, db, configFiles: parsed.flags.get('config-file') ?? [] });
   const server = service.app.listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

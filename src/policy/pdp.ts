@@ -113,8 +113,11 @@ export function createOsloEngine(options: OsloEngineOptions): PolicyEngine {
   }
   for (const [name, source] of Object.entries(options.overrides ?? {})) {
     const existing = rules.get(name);
-    if (!existing) throw new PolicySyntaxError(name, 'unknown rule name');
-    rules.set(name, { check: parseCheck(source), source, scopeTypes: existing.scopeTypes });
+    // An action-like name (`identity:get_usr`) that no route evaluates is a typo that would
+    // silently leave the default in force: refused at load. Bare names are the operator's own
+    // alias rules (`cloud_admin`), which oslo.policy files commonly define for `rule:` use.
+    if (!existing && name.includes(':')) throw new PolicySyntaxError(name, 'unknown rule name in the policy file');
+    rules.set(name, { check: parseCheck(source), source, scopeTypes: existing?.scopeTypes });
   }
   const checks = new Map<string, Check>([...rules].map(([name, rule]) => [name, rule.check]));
   for (const [name, rule] of rules) {
