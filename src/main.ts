@@ -2,7 +2,7 @@
  * The composition root: configuration → database → stores and services → policy → HTTP.
  * Nothing else wires dependencies; every module receives exactly what it uses.
  */
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, unwatchFile, watchFile } from 'node:fs';
 import path from 'node:path';
 import type { Express } from 'express';
 import { createAssignmentService } from './assignment/service.js';
@@ -20,10 +20,11 @@ import { createIdentityStore } from './identity/store.js';
 import type { PasswordHashOptions } from './identity/password-hash.js';
 import { createOsloEngine } from './policy/pdp.js';
 import { observeDecisions } from './policy/decision-log.js';
-import { createMetrics } from './common/metrics.js';
+import { createMetrics, type Metrics } from './common/metrics.js';
 import { createCredentialsBuilder } from './policy/credentials.js';
 import { loadPolicyRules } from './policy/defaults.js';
-import { loadPolicyOverrides } from './policy/policy-file.js';
+import { findPolicyFile, parsePolicyFile } from './policy/policy-file.js';
+import { createBundleStore, createPolicyHolder, POLICY_CHANNEL, type PolicyBundle, type PolicyHolder } from './policy/bundles.js';
 import { createResourceStore } from './resource/store.js';
 import { createRevocationService } from './revoke/service.js';
 import { createRevokeStore } from './revoke/store.js';
@@ -188,24 +189,17 @@ export async function createService(
     const metrics = createMetrics();
     const decisionLog = openDecisionLog(config.keystone_ts.decision_log);
     closers.unshift(decisionLog.close);
-    const policy = observeDecisions(
-      createOsloEngine({
-        defaults: loadPolicyRules(),
-        overrides: loadPolicyOverrides(
-          config.oslo_policy.policy_file,
-          options.configFiles ?? [],
-          config.oslo_policy.policy_file === DEFAULT_POLICY_FILE,
-        ),
-        enforceScope: config.oslo_policy.enforce_scope,
-        enforceNewDefaults: config.oslo_policy.enforce_new_defaults,
-      }),
-      // Revision 0: the built-in default bundle; stored bundles will carry their own.
-      { write: decisionLog.write, sampleRate: config.keystone_ts.decision_log_sample_rate, revision: () => 0, metrics },
-    );
+    const policy = await startPolicy(db, config, options.configFiles ?? [], metrics, options.log, closers);
+    const observedPolicy = observeDecisions(policy, {
+      write: decisionLog.write,
+      sampleRate: config.keystone_ts.decision_log_sample_rate,
+      revision: () => policy.revision,
+      metrics,
+    });
     const app = createHttpApp({
       routes: [
         ...discoveryRoutes(),
-        ...authzRoutes({ policy }),
+        ...authzRoutes({ policy: observedPolicy }),
         ...metricsRoutes({ metrics }),
         ...authRoutes({
           authenticator,
@@ -218,7 +212,7 @@ export async function createService(
         }),
       ],
       tokens,
-      policy,
+      policy: observedPolicy,
       schemas: createSchemaRegistry(),
       credentialsFor: createCredentialsBuilder((token) => tokens.isAdminProject(token)),
       publicEndpoint: config.DEFAULT.public_endpoint,
@@ -268,4 +262,53 @@ export function openDecisionLog(target: string): { write?: (line: string) => voi
     write: (line) => stream.write(`${line}\n`),
     close: () => new Promise<void>((resolve) => stream.end(resolve)),
   };
+}
+
+/**
+ * The policy in force: Keystone's defaults, the operator's policy file, then the newest bundle
+ * stored in the database. It is rebuilt when the file changes or a new bundle is announced; a
+ * rebuild that fails leaves the previous rules serving and says why in the log.
+ */
+async function startPolicy(
+  db: Db,
+  config: Config,
+  configFiles: readonly string[],
+  metrics: Metrics,
+  log: Log,
+  closers: (() => Promise<void>)[],
+): Promise<PolicyHolder> {
+  const rules = loadPolicyRules();
+  const bundles = createBundleStore(db);
+  const policyFile = findPolicyFile(config.oslo_policy.policy_file, configFiles, config.oslo_policy.policy_file === DEFAULT_POLICY_FILE);
+  const build = (bundle: PolicyBundle | undefined) => () =>
+    createOsloEngine({
+      defaults: rules,
+      overrides: {
+        ...(policyFile && existsSync(policyFile) ? parsePolicyFile(readFileSync(policyFile, 'utf8'), policyFile) : {}),
+        ...(bundle ? parsePolicyFile(bundle.content, `bundle ${bundle.name} revision ${bundle.revision}.json`) : {}),
+      },
+      enforceScope: config.oslo_policy.enforce_scope,
+      enforceNewDefaults: config.oslo_policy.enforce_new_defaults,
+    });
+  // At start a policy that does not build stops the service: serving Keystone's defaults in
+  // place of an operator's tighter rules would be a silent widening.
+  const initial = await bundles.latest();
+  const holder = createPolicyHolder(build(initial)(), initial?.revision ?? 0);
+  metrics.setBundleRevision(holder.revision);
+  const reload = async (reason: string) => {
+    const bundle = await bundles.latest();
+    const result = holder.install(bundle?.revision ?? 0, build(bundle));
+    if (result.ok) log({ level: 'info', msg: 'policy loaded', reason, revision: holder.revision });
+    else log({ level: 'error', msg: 'policy refused; the previous rules keep serving', reason, revision: bundle?.revision, error: result.error });
+    metrics.setBundleRevision(holder.revision);
+  };
+  const unlisten = await db.listen(POLICY_CHANNEL, () => void reload('new bundle').catch((error: unknown) => log({ level: 'error', msg: 'policy reload failed', error: String(error) })));
+  // The database may already be closed by its owner (tests): nothing left to unsubscribe then.
+  closers.unshift(() => unlisten().catch(() => undefined));
+  if (policyFile) {
+    const onChange = () => void reload('policy file changed').catch((error: unknown) => log({ level: 'error', msg: 'policy reload failed', error: String(error) }));
+    watchFile(policyFile, { interval: 500, persistent: false }, onChange);
+    closers.unshift(async () => unwatchFile(policyFile, onChange));
+  }
+  return holder;
 }

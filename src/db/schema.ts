@@ -470,6 +470,16 @@ export interface KeystoneTsMetaTable {
   value: string | null;
 }
 
+/** Policy bundles by revision (migration 0004). */
+export interface KeystoneTsPolicyBundleTable {
+  name: string;
+  revision: number;
+  kind: string;
+  content: string;
+  sha256: string;
+  created_at: Generated<Date>;
+}
+
 export interface KeystoneDatabase {
   access_rule: AccessRuleTable;
   access_token: AccessTokenTable;
@@ -522,6 +532,7 @@ export interface KeystoneDatabase {
   whitelisted_config: WhitelistedConfigTable;
   keystone_ts_migration: KeystoneTsMigrationTable;
   keystone_ts_meta: KeystoneTsMetaTable;
+  keystone_ts_policy_bundle: KeystoneTsPolicyBundleTable;
 }
 
 /** Keystone's tables (what upstream's alembic creates), for checks and tests. */

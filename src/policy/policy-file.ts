@@ -91,14 +91,16 @@ function parseYamlMapping(text: string, source: string): Record<string, string> 
  * next to the configuration files (the last one first), then in /etc/keystone. A missing
  * default file means "no overrides"; a missing file the operator named is an error.
  */
-export function loadPolicyOverrides(policyFile: string, configFiles: readonly string[], isDefault: boolean): Record<string, string> {
+export function findPolicyFile(policyFile: string, configFiles: readonly string[], isDefault: boolean): string | undefined {
   const candidates = path.isAbsolute(policyFile)
     ? [policyFile]
     : [...[...configFiles].reverse().map((file) => path.join(path.dirname(path.resolve(file)), policyFile)), path.join('/etc/keystone', policyFile)];
   const found = candidates.find((candidate) => existsSync(candidate));
-  if (!found) {
-    if (isDefault) return {};
-    throw new ConfigError(`[oslo_policy] policy_file = ${policyFile}: not found (looked in ${candidates.join(', ')})`);
-  }
-  return parsePolicyFile(readFileSync(found, 'utf8'), found);
+  if (!found && !isDefault) throw new ConfigError(`[oslo_policy] policy_file = ${policyFile}: not found (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+export function loadPolicyOverrides(policyFile: string, configFiles: readonly string[], isDefault: boolean): Record<string, string> {
+  const found = findPolicyFile(policyFile, configFiles, isDefault);
+  return found ? parsePolicyFile(readFileSync(found, 'utf8'), found) : {};
 }
