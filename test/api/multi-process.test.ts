@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { openDatabase, type Db } from '../../src/db/database.js';
 import { acquirePostgres, type PostgresDatabase } from '../support/postgres.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import { createBundleStore } from '../../src/policy/bundles.js';
 import { adminLogin, http, passwordAuth, startTestServer, type TestServer } from '../support/server.js';
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -51,6 +52,22 @@ describe('two servers sharing one PostgreSQL database', function () {
       1000,
     );
     assert.ok(revoked, 'the revocation reached the other server within a second');
+  });
+
+  it('applies a policy bundle published through one connection in the other server', async () => {
+    const caller = await adminLogin(b.url);
+    const user = await a.service.providers.identity.createUser({ name: 'bundle-user', domain_id: 'default', password: 'pw-bundle' });
+    const project = await a.service.providers.resource.findProjectByName('admin', 'default');
+    const member = await a.service.providers.assignments.findGlobalRoleByName('member');
+    await a.service.providers.assignments.grant('UserProject', user.id, project!.id, member!.id);
+    const login = await http(b.url, 'POST', '/v3/auth/tokens', { body: passwordAuth({ id: user.id }, 'pw-bundle', { project: { id: project!.id } }) });
+    const token = login.headers.get('x-subject-token')!;
+    assert.equal((await http(b.url, 'GET', '/v3/auth/catalog', { token })).status, 200);
+    await createBundleStore(dbs[0]!).publish('default', 'oslo', JSON.stringify({ 'identity:get_auth_catalog': 'role:admin' }));
+    const applied = await until(async () => (await http(b.url, 'GET', '/v3/auth/catalog', { token })).status === 403, 1000);
+    assert.ok(applied, 'the other server applied the bundle within a second');
+    assert.equal((await http(b.url, 'GET', '/v3/auth/catalog', { token: caller.token })).status, 200);
+    await createBundleStore(dbs[0]!).publish('default', 'oslo', '{}');
   });
 
   it('sees a user disabled through the other server’s database connection', async () => {
