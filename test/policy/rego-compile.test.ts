@@ -1,21 +1,19 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { projectPath } from '../../src/common/paths.js';
 import { type Credentials, createOsloEngine, type PolicyEngine, type PolicyInput, type PolicyRule } from '../../src/policy/pdp.js';
 import { credentialsFor } from '../../src/policy/policy-cases.js';
 import { compileRego, regoArea, REGO_DECISION_ENTRYPOINT } from '../../src/policy/rego-compile.js';
 import { createRegoEngine } from '../../src/policy/rego-engine.js';
+import { OPA, requireOpa } from '../support/opa.js';
 
 /**
  * oslo.policy's quirks, one rule each, compiled to Rego and built with the pinned OPA CLI, then
  * decided by both engines: the default rules do not use every quirk, operators' rules may.
- * Needs .cache/bin/opa (scripts/install-opa.sh); skipped with the reason without it.
+ * Needs .cache/bin/opa (scripts/install-opa.sh): see requireOpa for when it is skipped.
  */
-const OPA = projectPath('.cache', 'bin', 'opa');
-
 const QUIRKS: Record<string, string> = {
   role_upper: 'role:ADMIN',
   role_templated: 'role:%(target.role.name)s',
@@ -91,10 +89,7 @@ describe('policy/rego-compile: oslo quirks decided alike by Rego and oslo', func
   let wasm: Buffer;
 
   before(function () {
-    if (!existsSync(OPA)) {
-      console.error(`skipping Rego quirk tests: ${OPA} is missing (scripts/install-opa.sh installs it)`);
-      this.skip();
-    }
+    requireOpa(this, 'Rego quirk tests');
     for (const module of compileRego(RULES)) writeFileSync(path.join(dir, module.file), module.source);
     execFileSync(OPA, ['check', '--strict', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     execFileSync(OPA, ['build', '-t', 'wasm', '-e', REGO_DECISION_ENTRYPOINT, dir, '-o', path.join(dir, 'bundle.tar.gz')], { stdio: ['ignore', 'pipe', 'pipe'] });

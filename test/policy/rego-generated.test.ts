@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { projectPath } from '../../src/common/paths.js';
 import { loadDefaultPolicy } from '../../src/policy/defaults.js';
 import { generateRegoFiles, regoDirectory } from '../../src/policy/generate-rego.js';
+import { OPA, requireOpa } from '../support/opa.js';
 
 /**
  * policies/rego is generator output: it must be what the generator writes today. With the pinned
@@ -14,13 +15,6 @@ import { generateRegoFiles, regoDirectory } from '../../src/policy/generate-rego
  * scripts/policy-build.sh builds from it. Without the CLI those are skipped with the reason,
  * except under CI=true once .ci/run installs it, where a skip would hide a stale policy.
  */
-const OPA = projectPath('.cache', 'bin', 'opa');
-
-/** CI may only demand the CLI once .ci/run installs it. */
-function ciInstallsOpa(): boolean {
-  return readFileSync(projectPath('.ci', 'run'), 'utf8').includes('scripts/install-opa.sh');
-}
-
 function opa(args: readonly string[]): string {
   return execFileSync(OPA, args, { cwd: projectPath(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -39,12 +33,7 @@ describe('policy/rego generated policy', () => {
   describe('with the OPA CLI', function () {
     this.timeout(120_000);
     before(function () {
-      if (existsSync(OPA)) return;
-      const reason = `${OPA} is missing (scripts/install-opa.sh installs it)`;
-      if (process.env.CI === 'true' && ciInstallsOpa()) throw new Error(`the OPA CLI is required when CI=true: ${reason}`);
-      // mocha's skip() takes no message, so the reason goes to stderr.
-      console.error(`skipping OPA CLI checks: ${reason}`);
-      this.skip();
+      requireOpa(this, 'OPA CLI checks');
     });
 
     it('is pinned to policies/opa-version', () => {
