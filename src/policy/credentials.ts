@@ -25,6 +25,14 @@ export function credentialsFor(token: ValidatedToken, service: ValidatedToken | 
     protocol_id: token.data.protocolId,
     service_user_id: service ? service.user.id : null,
     service_roles: service ? service.roles.map((r) => r.name) : [],
+    token: {
+      user: { id: token.user.id, domain: { id: token.userDomain.id } },
+      ...(scope.kind === 'domain' ? { domain: { id: scope.domain.id, name: scope.domain.name } } : {}),
+      ...(scope.kind === 'project'
+        ? { project: { id: scope.project.id, name: scope.project.name, domain: { id: scope.domain.id, name: scope.domain.name } } }
+        : {}),
+    },
+    is_admin: false,
   };
 }
 

@@ -26,6 +26,17 @@ export interface Credentials {
   /** Roles of the X-Service-Token, when one was sent and valid (spec's `service_roles`). */
   readonly service_user_id: string | null;
   readonly service_roles: readonly string[];
+  /**
+   * Keystone also hands its policy the rendered token (rules read `token.domain.id` and
+   * `token.project.domain.id`) and `is_admin` (true only with the deprecated admin_token, which
+   * keystone-ts does not accept). Optional: documents built by hand may leave them out.
+   */
+  readonly token?: {
+    readonly user: { readonly id: string; readonly domain: { readonly id: string } };
+    readonly domain?: { readonly id: string; readonly name: string };
+    readonly project?: { readonly id: string; readonly name: string; readonly domain: { readonly id: string; readonly name: string } };
+  };
+  readonly is_admin?: boolean;
 }
 
 export interface PolicyInput {

@@ -66,6 +66,20 @@ describeEachDatabase('POST /v4/authz/decision, the decision log and /metrics', (
     assert.match(unknown.json.violations[0].message, /no policy rule named identity:no_such_rule/);
   });
 
+  it('sees the token as Keystone’s policy does: a domain manager may create users in its domain only', async () => {
+    const { providers } = server.service;
+    const manager = await providers.identity.createUser({ name: `domain-manager-${ctx.kind}`, domain_id: 'default', password: 'pw-manager' });
+    const role = await providers.assignments.findGlobalRoleByName('manager');
+    await providers.assignments.grant('UserDomain', manager.id, 'default', role!.id);
+    const login = await http(server.url, 'POST', '/v3/auth/tokens', { body: passwordAuth({ id: manager.id }, 'pw-manager', { domain: { id: 'default' } }) });
+    const token = login.headers.get('x-subject-token')!;
+    // identity:create_user = admin or (role:manager and token.domain.id:%(target.user.domain_id)s)
+    const own = await decide(token, { action: 'identity:create_user', target: { user: { domain_id: 'default' } } });
+    assert.equal(own.json.allow, true);
+    const foreign = await decide(token, { action: 'identity:create_user', target: { user: { domain_id: 'elsewhere' } } });
+    assert.equal(foreign.json.allow, false);
+  });
+
   it('refuses anonymous and malformed requests', async () => {
     assert.equal((await decide(undefined, { action: 'identity:get_user' })).status, 401);
     const { token } = await adminLogin(server.url);
