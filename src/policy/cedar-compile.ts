@@ -1,4 +1,4 @@
-import { type Check, parseCheck, PolicySyntaxError } from './oslo.js';
+import { type Check, literalLeft, parseCheck, PolicySyntaxError, pythonStr } from './oslo.js';
 import type { Credentials, PolicyRule } from './pdp.js';
 
 /**
@@ -164,12 +164,9 @@ function withMatch(match: Match, body: (value: string, literal: string | undefin
 }
 
 /** Python literals oslo accepts on the left of a generic check, as str() renders them. */
-function literalLeft(left: string): string | undefined {
-  if (left === 'None' || left === 'True' || left === 'False') return left;
-  const quoted = /^'(.*)'$|^"(.*)"$/.exec(left);
-  if (quoted) return quoted[1] ?? quoted[2];
-  if (/^-?\d+$/.test(left)) return String(Number(left));
-  return undefined;
+function renderedLiteralLeft(left: string): string | undefined {
+  const literal = literalLeft(left);
+  return literal && pythonStr(literal.value);
 }
 
 function credentialCheck(left: string, match: Match, rule: string): Expr {
@@ -238,7 +235,7 @@ function compileCheck(check: Check, state: CompileState, stack: readonly string[
     }
     case 'generic': {
       const match = matchOf(check.match, state, rule);
-      const literal = literalLeft(check.left);
+      const literal = renderedLiteralLeft(check.left);
       if (literal === undefined) return credentialCheck(check.left, match, rule);
       return withMatch(match, (value, rendered) => {
         if (rendered !== undefined) return rendered === literal ? TRUE : FALSE;

@@ -161,7 +161,7 @@ export function renderMatch(match: string, target: Readonly<Record<string, unkno
 }
 
 /** ast.literal_eval for the literals that appear on the left of generic checks. */
-function literalLeft(left: string): { value: unknown } | undefined {
+export function literalLeft(left: string): { value: unknown } | undefined {
   if (left === 'None') return { value: null };
   if (left === 'True') return { value: true };
   if (left === 'False') return { value: false };

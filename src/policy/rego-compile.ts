@@ -23,7 +23,7 @@
  * (json.marshal) where the reference keeps insertion order; non-integral numbers use Go's
  * formatting; role names are lower-cased with Go's rules instead of JavaScript's.
  */
-import { type Check, parseCheck, pythonStr, referencedRules } from './oslo.js';
+import { type Check, literalLeft, parseCheck, pythonStr, referencedRules } from './oslo.js';
 import type { PolicyRule } from './pdp.js';
 
 /** Root package of the generated policy; the decision entrypoint is `keystone/decision`. */
@@ -114,17 +114,6 @@ function targetValue(key: string): string {
   const [head, ...rest] = segments;
   if (head === 'target' || head === 'request_body' || head === 'filter_attr') return ref(`input.${head}`, rest);
   return ref('input.path', [key]);
-}
-
-/** A literal on the left of a generic check, as ast.literal_eval reads it (mirrors oslo.ts). */
-function literalLeft(left: string): { value: unknown } | undefined {
-  if (left === 'None') return { value: null };
-  if (left === 'True') return { value: true };
-  if (left === 'False') return { value: false };
-  const quoted = /^'(.*)'$|^"(.*)"$/.exec(left);
-  if (quoted) return { value: quoted[1] ?? quoted[2] };
-  if (/^-?\d+$/.test(left)) return { value: Number(left) };
-  return undefined;
 }
 
 /** `match % target` as a Rego string expression, or a constant when there is no template. */

@@ -2,18 +2,7 @@ import assert from 'node:assert/strict';
 import { openDatabase, type Db } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { ADMIN_PASSWORD, adminLogin, http, startTestServer, type TestServer } from '../support/server.js';
-
-/** A small deterministic PRNG, so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support/random.js';
 
 const KEYS = ['auth', 'identity', 'methods', 'password', 'token', 'user', 'id', 'name', 'domain', 'scope', 'project', 'system', 'all', 'unscoped', 'OS-TRUST:trust', 'totp', 'passcode'];
 const STRINGS = ['', 'password', 'token', 'admin', 'default', 'Default', 'unscoped', ADMIN_PASSWORD, '\u0000', 'é', 'x'.repeat(300), 'gAAAAAB'];
@@ -50,7 +39,7 @@ describe('random bad input on the auth API', function () {
   });
 
   it('answers 400 or 401 to 400 random auth bodies', async () => {
-    const rand = prng(20261123);
+    const rand = seededRandom(20261123);
     for (let i = 0; i < 400; i += 1) {
       const inner = randomValue(rand, 0);
       const body = rand() < 0.7 ? { auth: inner } : inner;
@@ -64,7 +53,7 @@ describe('random bad input on the auth API', function () {
 
   it('answers 401/404 to random tokens in X-Auth-Token and X-Subject-Token', async () => {
     const { token } = await adminLogin(server.url);
-    const rand = prng(7);
+    const rand = seededRandom(7);
     const mutations = [
       (t: string) => t.slice(0, Math.floor(rand() * t.length)),
       (t: string) => t + 'A',

@@ -3,6 +3,7 @@ import { createCedarEngine, loadCedarBundle } from '../../src/policy/cedar-engin
 import { loadDefaultPolicy } from '../../src/policy/defaults.js';
 import { type Check, parseCheck } from '../../src/policy/oslo.js';
 import { createOsloEngine, type Credentials, type PolicyInput, type PolicyRule } from '../../src/policy/pdp.js';
+import { seededRandom } from '../support/random.js';
 
 /**
  * The Cedar engine must decide as the oslo reference does, rule by rule: generated cases cross
@@ -75,18 +76,6 @@ const MISSING = Symbol('missing');
 type Value = string | null | typeof MISSING;
 const values: readonly Value[] = ['u-1', 'd-1', 'p-1', 'other', null, MISSING, 'manager'];
 
-/** Deterministic pseudo-random choices (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function inputFor(creds: Credentials, assignment: ReadonlyMap<string, Value>): PolicyInput {
   const path: Record<string, string> = {};
   const target: Record<string, unknown> = {};
@@ -119,7 +108,7 @@ function targetsFor(rule: PolicyRule): Map<string, Value>[] {
   if (keys.length === 0) return [new Map()];
   // Every key the same value, then random mixes of own, foreign, None and missing.
   const uniform = values.map((value) => new Map<string, Value>(keys.map((key) => [key, value])));
-  const next = random(seedOf(rule.name));
+  const next = seededRandom(seedOf(rule.name));
   const mixed = Array.from({ length: 4 }, () => new Map<string, Value>(keys.map((key) => [key, values[Math.floor(next() * values.length)]!])));
   return [...uniform, ...mixed];
 }
@@ -141,7 +130,7 @@ describe('policy/cedar agrees with the oslo reference on every default rule', fu
       let decisions = 0;
       let allowed = 0;
       for (const rule of rules) {
-        const pick = random(seedOf(rule.name) + 1);
+        const pick = seededRandom(seedOf(rule.name) + 1);
         for (const [index, assignment] of targetsFor(rule).entries()) {
           // Own ids (the first three targets) meet every credential; the rest a random third,
           // which keeps the run within the suite's time budget.
