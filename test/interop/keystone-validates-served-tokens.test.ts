@@ -2,20 +2,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { openDatabase, type Db } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import type { TokenInspection } from '../../src/token/formatter.js';
 import { keystone, requireKeystonePython } from '../support/keystone-python.js';
 import { adminLogin, http, startTestServer, type TestServer } from '../support/server.js';
 
-interface KeystoneDecoded {
-  user_id: string;
-  methods: string[];
-  audit_ids: string[];
-  system: string | null;
-  domain_id: string | null;
-  project_id: string | null;
-  issued_at: string;
-  expires_at: string;
-  error?: string;
-}
+/** What Keystone's validate_token returns, in `token inspect`'s shape, or why it refused. */
+type KeystoneDecoded = TokenInspection & { error?: string };
 
 /**
  * "Both ways, checked by Keystone itself": tokens this server hands out over HTTP, for every
