@@ -3,49 +3,49 @@ package keystone.identity.domain_configs_test
 
 # identity:create_domain_config, system[admin] own: allowed
 test_create_domain_config_1 if {
-	request := {"action": "identity:create_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:create_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.domain_configs.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domain_configs.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:create_domain_config, system[] own: denied
 test_create_domain_config_2 if {
-	request := {"action": "identity:create_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:create_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.domain_configs.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domain_configs.violations == {{"field": "credentials", "message": "identity:create_domain_config requires rule:admin_required"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:create_domain_config, domain[] own: denied
 test_create_domain_config_3 if {
-	request := {"action": "identity:create_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": "d-own", "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:create_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": "d-own", "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}, "domain": {"id": "d-own", "name": "own-domain"}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.domain_configs.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domain_configs.violations == {{"field": "credentials.scope", "message": "domain-scoped tokens are not allowed; identity:create_domain_config accepts system, project"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:get_domain_config, system[admin] own: allowed
 test_get_domain_config_1 if {
-	request := {"action": "identity:get_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:get_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.domain_configs.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domain_configs.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:get_domain_config, system[] own: denied
 test_get_domain_config_2 if {
-	request := {"action": "identity:get_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:get_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.domain_configs.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domain_configs.violations == {{"field": "credentials", "message": "identity:get_domain_config requires rule:admin_required or (role:reader and system_scope:all)"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:get_domain_config, domain[] own: denied
 test_get_domain_config_3 if {
-	request := {"action": "identity:get_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": "d-own", "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:get_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": "d-own", "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}, "domain": {"id": "d-own", "name": "own-domain"}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.domain_configs.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domain_configs.violations == {{"field": "credentials.scope", "message": "domain-scoped tokens are not allowed; identity:get_domain_config accepts system, project"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:get_security_compliance_domain_config, system[] own: allowed
 test_get_security_compliance_domain_config_1 if {
-	request := {"action": "identity:get_security_compliance_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:get_security_compliance_domain_config", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.domain_configs.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domain_configs.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }

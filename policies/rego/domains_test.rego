@@ -3,49 +3,49 @@ package keystone.identity.domains_test
 
 # identity:get_domain, system[admin] own: allowed
 test_get_domain_1 if {
-	request := {"action": "identity:get_domain", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {"domain": {"id": "d-own"}}}
+	request := {"action": "identity:get_domain", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {"domain": {"id": "d-own"}}}
 	data.keystone.identity.domains.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domains.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:get_domain, system[] own: denied
 test_get_domain_2 if {
-	request := {"action": "identity:get_domain", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {"domain": {"id": "d-own"}}}
+	request := {"action": "identity:get_domain", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {"domain": {"id": "d-own"}}}
 	not data.keystone.identity.domains.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domains.violations == {{"field": "credentials", "message": "identity:get_domain requires rule:admin_required or (role:reader and system_scope:all) or token.domain.id:%(target.domain.id)s or token.project.domain.id:%(target.domain.id)s"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:list_domains, system[admin] own: allowed
 test_list_domains_1 if {
-	request := {"action": "identity:list_domains", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {"domain": {"id": null}}}
+	request := {"action": "identity:list_domains", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {"domain": {"id": null}}}
 	data.keystone.identity.domains.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domains.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:list_domains, system[] own: denied
 test_list_domains_2 if {
-	request := {"action": "identity:list_domains", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {"domain": {"id": null}}}
+	request := {"action": "identity:list_domains", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {"domain": {"id": null}}}
 	not data.keystone.identity.domains.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domains.violations == {{"field": "credentials", "message": "identity:list_domains requires rule:admin_required or (role:reader and system_scope:all) or (role:reader and domain_id:%(target.domain.id)s)"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:create_domain, system[admin] own: allowed
 test_create_domain_1 if {
-	request := {"action": "identity:create_domain", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:create_domain", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.domains.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domains.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:create_domain, system[] own: denied
 test_create_domain_2 if {
-	request := {"action": "identity:create_domain", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:create_domain", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.domains.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domains.violations == {{"field": "credentials", "message": "identity:create_domain requires rule:admin_required"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:create_domain, domain[] own: denied
 test_create_domain_3 if {
-	request := {"action": "identity:create_domain", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": "d-own", "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:create_domain", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": "d-own", "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}, "domain": {"id": "d-own", "name": "own-domain"}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.domains.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.domains.violations == {{"field": "credentials.scope", "message": "domain-scoped tokens are not allowed; identity:create_domain accepts system, project"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }

@@ -30,7 +30,7 @@ default allow := false
 allow if {
 	meta := rules[input.action]
 	not data.keystone.oslo.scope_violation(input.action, meta)
-	_check
+	_decides
 }
 
 violations contains v if {
@@ -40,9 +40,20 @@ violations contains v if {
 violations contains v if {
 	meta := rules[input.action]
 	not data.keystone.oslo.scope_violation(input.action, meta)
-	not _check
-	v := {"field": "credentials", "message": data.keystone.oslo.requirement(meta)}
+	not _decides
+	v := {"field": "credentials", "message": data.keystone.oslo.requirement(input.action, meta)}
 }
+
+# This package's decision alone: the engine asks it directly, so only one area is evaluated.
+decision := {"allow": allow, "violations": violations}
+
+# An operator's override (data.overrides, compiled from a policy file) replaces the rule's check.
+_decides if {
+	not data.keystone.oslo.overridden(input.action)
+	_check
+}
+
+_decides if data.keystone.oslo.override_check(input.action)
 
 # The check of the requested action (keyed by action so only that rule is evaluated).
 _check if {

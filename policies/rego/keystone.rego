@@ -34,6 +34,8 @@ allow if data.keystone.identity.identity_providers.allow
 
 allow if data.keystone.identity.implied_roles.allow
 
+allow if data.keystone.identity.keystone_ts.allow
+
 allow if data.keystone.identity.limits.allow
 
 allow if data.keystone.identity.mappings.allow
@@ -122,6 +124,10 @@ violations contains v if {
 
 violations contains v if {
 	some v in data.keystone.identity.implied_roles.violations
+}
+
+violations contains v if {
+	some v in data.keystone.identity.keystone_ts.violations
 }
 
 violations contains v if {
@@ -224,6 +230,8 @@ _known if data.keystone.identity.groups.rules[input.action]
 _known if data.keystone.identity.identity_providers.rules[input.action]
 
 _known if data.keystone.identity.implied_roles.rules[input.action]
+
+_known if data.keystone.identity.keystone_ts.rules[input.action]
 
 _known if data.keystone.identity.limits.rules[input.action]
 

@@ -3,12 +3,12 @@ package keystone_test
 
 # dispatches to the action's area (system[] own)
 test_decision_1 if {
-	request := {"action": "identity:get_user", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {"user_id": "u-own"}, "target": {"user": {"domain_id": "d-own", "id": "u-own"}}}
+	request := {"action": "identity:get_user", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {"user_id": "u-own"}, "target": {"user": {"domain_id": "d-own", "id": "u-own"}}}
 	data.keystone.decision == {"allow": true, "violations": set()} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # denies an action no rule names (system[] own)
 test_decision_2 if {
-	request := {"action": "identity:no_such_rule", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {"user_id": "u-own"}, "target": {"user": {"domain_id": "d-own", "id": "u-own"}}}
+	request := {"action": "identity:no_such_rule", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {"user_id": "u-own"}, "target": {"user": {"domain_id": "d-own", "id": "u-own"}}}
 	data.keystone.decision == {"allow": false, "violations": {{"field": "action", "message": "no policy rule named identity:no_such_rule"}}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }

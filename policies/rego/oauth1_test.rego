@@ -3,63 +3,63 @@ package keystone.identity.oauth1_test
 
 # identity:authorize_request_token, project[admin] own: allowed
 test_authorize_request_token_1 if {
-	request := {"action": "identity:authorize_request_token", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": "p-own", "project_domain_id": "d-own", "domain_id": null, "system_scope": null, "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:authorize_request_token", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": "p-own", "project_domain_id": "d-own", "domain_id": null, "system_scope": null, "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}, "project": {"id": "p-own", "name": "own-project", "domain": {"id": "d-own", "name": "own-domain"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.oauth1.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.oauth1.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:authorize_request_token, project[] own: denied
 test_authorize_request_token_2 if {
-	request := {"action": "identity:authorize_request_token", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": "p-own", "project_domain_id": "d-own", "domain_id": null, "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:authorize_request_token", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": "p-own", "project_domain_id": "d-own", "domain_id": null, "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}, "project": {"id": "p-own", "name": "own-project", "domain": {"id": "d-own", "name": "own-domain"}}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.oauth1.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.oauth1.violations == {{"field": "credentials", "message": "identity:authorize_request_token requires rule:admin_required"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:authorize_request_token, system[] own: denied
 test_authorize_request_token_3 if {
-	request := {"action": "identity:authorize_request_token", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:authorize_request_token", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.oauth1.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.oauth1.violations == {{"field": "credentials.scope", "message": "system-scoped tokens are not allowed; identity:authorize_request_token accepts project"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:get_access_token, project[admin] own: allowed
 test_get_access_token_1 if {
-	request := {"action": "identity:get_access_token", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": "p-own", "project_domain_id": "d-own", "domain_id": null, "system_scope": null, "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:get_access_token", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": "p-own", "project_domain_id": "d-own", "domain_id": null, "system_scope": null, "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}, "project": {"id": "p-own", "name": "own-project", "domain": {"id": "d-own", "name": "own-domain"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.oauth1.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.oauth1.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:get_access_token, project[] own: denied
 test_get_access_token_2 if {
-	request := {"action": "identity:get_access_token", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": "p-own", "project_domain_id": "d-own", "domain_id": null, "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:get_access_token", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": "p-own", "project_domain_id": "d-own", "domain_id": null, "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}, "project": {"id": "p-own", "name": "own-project", "domain": {"id": "d-own", "name": "own-domain"}}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.oauth1.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.oauth1.violations == {{"field": "credentials", "message": "identity:get_access_token requires rule:admin_required"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:get_access_token, system[] own: denied
 test_get_access_token_3 if {
-	request := {"action": "identity:get_access_token", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:get_access_token", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.oauth1.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.oauth1.violations == {{"field": "credentials.scope", "message": "system-scoped tokens are not allowed; identity:get_access_token accepts project"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:get_access_token_role, project[admin] own: allowed
 test_get_access_token_role_1 if {
-	request := {"action": "identity:get_access_token_role", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": "p-own", "project_domain_id": "d-own", "domain_id": null, "system_scope": null, "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:get_access_token_role", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": "p-own", "project_domain_id": "d-own", "domain_id": null, "system_scope": null, "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}, "project": {"id": "p-own", "name": "own-project", "domain": {"id": "d-own", "name": "own-domain"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.oauth1.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.oauth1.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:get_access_token_role, project[] own: denied
 test_get_access_token_role_2 if {
-	request := {"action": "identity:get_access_token_role", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": "p-own", "project_domain_id": "d-own", "domain_id": null, "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:get_access_token_role", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": "p-own", "project_domain_id": "d-own", "domain_id": null, "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}, "project": {"id": "p-own", "name": "own-project", "domain": {"id": "d-own", "name": "own-domain"}}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.oauth1.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.oauth1.violations == {{"field": "credentials", "message": "identity:get_access_token_role requires rule:admin_required"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:get_access_token_role, system[] own: denied
 test_get_access_token_role_3 if {
-	request := {"action": "identity:get_access_token_role", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": []}, "path": {}, "target": {}}
+	request := {"action": "identity:get_access_token_role", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.oauth1.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.oauth1.violations == {{"field": "credentials.scope", "message": "system-scoped tokens are not allowed; identity:get_access_token_role accepts project"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }

@@ -25,11 +25,11 @@ render(x) := "None" if {
 	is_string(x)
 } else := json.marshal(x)
 
-# role:X: X is one of the token's role names, compared case-insensitively.
-has_role(name) if {
-	some role in input.credentials.roles
-	lower(role) == lower(name)
-}
+# role:X: X is one of the token's role names, compared case-insensitively. The lower-cased
+# set is built once per decision, however many role checks a rule makes.
+_roles := {lower(role) | some role in input.credentials.roles}
+
+has_role(name) if lower(name) in _roles
 
 # A credential value matches if it, or any element of a list met on the way, renders as match.
 _elems(x) := x if is_array(x)
@@ -80,7 +80,88 @@ scope_violation(action, meta) := v if {
 	v := {"field": "credentials.scope", "message": message}
 }
 
-# What a failed check required, including the deprecated alternative when it applied.
-requirement(meta) := meta.requires_with_deprecated if {
+# What a failed check required: the override's check string, or the default's including the
+# deprecated alternative when it applied.
+requirement(action, meta) := data.overrides[action].requires if {
+	overridden(action)
+} else := meta.requires_with_deprecated if {
 	deprecated_rules_apply
 } else := meta.requires
+
+# Operator overrides (a policy file compiled to data by src/policy/rego-overrides.ts):
+# data.overrides[action] = {"requires": message, "clauses": [[atom, ...], ...]}.
+overridden(action) if data.overrides[action]
+
+override_check(action) if {
+	some clause in data.overrides[action].clauses
+	every atom in clause {
+		atom_holds(atom)
+	}
+}
+
+atom_holds(atom) if {
+	not atom.negate
+	_atom(atom)
+}
+
+# A check on a missing target key is false, so its negation holds (oslo's semantics).
+atom_holds(atom) if {
+	atom.negate
+	not _atom(atom)
+}
+
+_atom(atom) if {
+	atom.kind == "role"
+	has_role(render_parts(atom.match))
+}
+
+_atom(atom) if {
+	atom.kind == "literal"
+	render_parts(atom.match) == atom.value
+}
+
+_atom(atom) if {
+	atom.kind == "creds"
+	count(atom.path) == 1
+	creds_match_1(atom.path[0], render_parts(atom.match))
+}
+
+_atom(atom) if {
+	atom.kind == "creds"
+	count(atom.path) == 2
+	creds_match_2(atom.path[0], atom.path[1], render_parts(atom.match))
+}
+
+_atom(atom) if {
+	atom.kind == "creds"
+	count(atom.path) == 3
+	creds_match_3(atom.path[0], atom.path[1], atom.path[2], render_parts(atom.match))
+}
+
+_atom(atom) if {
+	atom.kind == "creds"
+	count(atom.path) == 4
+	creds_match_4(atom.path[0], atom.path[1], atom.path[2], atom.path[3], render_parts(atom.match))
+}
+
+# `match % target`: undefined when a referenced key is missing.
+render_parts(parts) := concat("", pieces) if {
+	pieces := [piece | some part in parts; piece := _part(part)]
+	count(pieces) == count(parts)
+}
+
+_part(part) := part if is_string(part)
+
+_part(part) := render(target_value(part)) if is_object(part)
+
+target_value(ref) := input[ref.root][ref.path[0]] if count(ref.path) == 1
+
+target_value(ref) := input[ref.root][ref.path[0]][ref.path[1]] if count(ref.path) == 2
+
+target_value(ref) := input[ref.root][ref.path[0]][ref.path[1]][ref.path[2]] if count(ref.path) == 3
+
+target_value(ref) := input[ref.root][ref.path[0]][ref.path[1]][ref.path[2]][ref.path[3]] if count(ref.path) == 4
+
+target_value(ref) := input[ref.root][ref.path[0]][ref.path[1]][ref.path[2]][ref.path[3]][ref.path[4]] if count(ref.path) == 5
+
+target_value(ref) := input[ref.root][ref.path[0]][ref.path[1]][ref.path[2]][ref.path[3]][ref.path[4]][ref.path[5]] if count(ref.path) == 6

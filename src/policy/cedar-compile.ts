@@ -54,9 +54,24 @@ export const CREDENTIAL_ATTRIBUTES = {
   protocol_id: 'optional',
   service_user_id: 'optional',
   service_roles: 'set',
-  // `token.*` and `is_admin` are not principal attributes yet: checks on them compile to false,
-  // which differs from the oslo engine for the `token.domain.id` rules (noted for the wiring work).
-} as const satisfies Record<Exclude<keyof Credentials, 'token' | 'is_admin'>, 'string' | 'optional' | 'set' | 'bool'>;
+  is_admin: 'bool',
+} as const satisfies Record<Exclude<keyof Credentials, 'token'>, 'string' | 'optional' | 'set' | 'bool'>;
+
+/**
+ * Keystone's token view (`token.domain.id`, ...) flattened into optional principal attributes.
+ * Unlike the nullable credentials above, a missing one is not "None" to oslo but a missing key,
+ * which makes the check false: so these compare only when present.
+ */
+export const TOKEN_ATTRIBUTES: Readonly<Record<string, string>> = {
+  'token.user.id': 'token_user_id',
+  'token.user.domain.id': 'token_user_domain_id',
+  'token.domain.id': 'token_domain_id',
+  'token.domain.name': 'token_domain_name',
+  'token.project.id': 'token_project_id',
+  'token.project.name': 'token_project_name',
+  'token.project.domain.id': 'token_project_domain_id',
+  'token.project.domain.name': 'token_project_domain_name',
+};
 
 type CredentialAttribute = keyof typeof CREDENTIAL_ATTRIBUTES;
 
@@ -170,10 +185,14 @@ function renderedLiteralLeft(left: string): string | undefined {
 }
 
 function credentialCheck(left: string, match: Match, rule: string): Expr {
+  const tokenAttribute = TOKEN_ATTRIBUTES[left];
+  if (tokenAttribute !== undefined) {
+    return withMatch(match, (value) => wrapped(`principal has ${tokenAttribute} && principal.${tokenAttribute} == ${value}`));
+  }
   const path = left.split('.');
   const name = path[0]!;
-  // Every credential is a scalar or a list of strings, so a longer path finds nothing, and a
-  // name Credentials does not have (`is_admin`, `token.*`) is missing: oslo says false to both.
+  // Every other credential is a scalar or a list of strings, so a longer path finds nothing, and
+  // a name Credentials does not have is missing: oslo says false to both.
   if (path.length > 1 || !Object.prototype.hasOwnProperty.call(CREDENTIAL_ATTRIBUTES, name)) return FALSE;
   const attribute = name as CredentialAttribute;
   const attr = `principal.${attribute}`;
@@ -273,6 +292,7 @@ function permit(id: string, action: string, clauses: readonly string[]): string 
 
 /** The resource area a rule belongs to: the generated file it is written to. */
 export function areaOf(name: string): string {
+  if (name.startsWith('keystone_ts:')) return 'keystone-ts';
   if (!name.startsWith('identity:')) return 'base';
   const verb = name.slice('identity:'.length);
   const areas: readonly (readonly [RegExp, string])[] = [
@@ -326,6 +346,7 @@ function schemaText(rules: readonly PolicyRule[], targetKeys: readonly string[],
     '// roles are lower-cased names; scope is "system", "domain" or "project" (unscoped counts as project).',
     `entity ${PRINCIPAL_TYPE} = {`,
     ...attributes,
+    ...Object.values(TOKEN_ATTRIBUTES).map((name) => `  ${name}?: String,`),
     '  scope: String,',
     '};',
     '',

@@ -9,6 +9,7 @@ import {
   RESOURCE_TYPE,
   SCOPE_GROUP_PREFIX,
   TARGET_VALUES_TYPE,
+  TOKEN_ATTRIBUTES,
 } from './cedar-compile.js';
 import { pythonStr } from './oslo.js';
 import { type Credentials, flattenTarget, type PolicyEngine, type PolicyInput, type Violation } from './pdp.js';
@@ -142,6 +143,23 @@ function principalAttributes(creds: Credentials): Record<string, cedar.CedarValu
       attrs[name] = value === true;
     } else if (value !== null && value !== undefined) {
       attrs[name] = String(value);
+    }
+  }
+  const token = creds.token;
+  if (token) {
+    const values: Record<string, string | undefined> = {
+      'token.user.id': token.user.id,
+      'token.user.domain.id': token.user.domain.id,
+      'token.domain.id': token.domain?.id,
+      'token.domain.name': token.domain?.name,
+      'token.project.id': token.project?.id,
+      'token.project.name': token.project?.name,
+      'token.project.domain.id': token.project?.domain.id,
+      'token.project.domain.name': token.project?.domain.name,
+    };
+    for (const [path, name] of Object.entries(TOKEN_ATTRIBUTES)) {
+      const value = values[path];
+      if (value !== undefined) attrs[name] = value;
     }
   }
   return attrs;

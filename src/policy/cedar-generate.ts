@@ -2,7 +2,7 @@ import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectPath } from '../common/paths.js';
 import { compileCedar } from './cedar-compile.js';
-import { loadDefaultPolicy } from './defaults.js';
+import { loadPolicyRules } from './defaults.js';
 
 /**
  * Writes policies/cedar from Keystone's default rules: one .cedar file per resource area and
@@ -10,7 +10,7 @@ import { loadDefaultPolicy } from './defaults.js';
  * default-policy.json or the compiler; test/policy/cedar-generated.test.ts fails until then.
  */
 function generate(dir: string): void {
-  const compiled = compileCedar(loadDefaultPolicy());
+  const compiled = compileCedar(loadPolicyRules());
   // A rule moved to another area would otherwise leave its old file behind, loaded twice.
   for (const name of readdirSync(dir)) {
     if (name.endsWith('.cedar') && !compiled.policyFiles.has(name)) rmSync(path.join(dir, name));

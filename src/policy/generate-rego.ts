@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { projectPath } from '../common/paths.js';
-import { loadDefaultPolicy } from './defaults.js';
+import { loadPolicyRules } from './defaults.js';
 import { createOsloEngine, type PolicyInput, type PolicyRule } from './pdp.js';
 import { casesForRule, type PolicyCase } from './policy-cases.js';
 import { compileRego, regoArea, regoPackage, REGO_CONFIG_PATH } from './rego-compile.js';
@@ -102,7 +102,7 @@ export function regoDirectory(): string {
 function main(): void {
   const dir = regoDirectory();
   mkdirSync(dir, { recursive: true });
-  const files = generateRegoFiles(loadDefaultPolicy());
+  const files = generateRegoFiles(loadPolicyRules());
   for (const existing of readdirSync(dir)) {
     if (existing.endsWith('.rego') && !files.has(existing)) rmSync(path.join(dir, existing));
   }

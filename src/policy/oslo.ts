@@ -135,6 +135,22 @@ export function referencedRules(check: Check, into = new Set<string>()): Set<str
   return into;
 }
 
+/**
+ * Refuses rule sets whose `rule:` references form a cycle. oslo.policy would recurse until
+ * Python's stack gives out (a 500 in Keystone); here every engine refuses such a file at load.
+ */
+export function assertAcyclic(checks: ReadonlyMap<string, Check>): void {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string, trail: readonly string[]): void => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') throw new PolicySyntaxError(name, `rules refer to each other in a cycle: ${[...trail, name].join(' → ')}`);
+    state.set(name, 'visiting');
+    for (const ref of referencedRules(checks.get(name)!)) if (checks.has(ref)) visit(ref, [...trail, name]);
+    state.set(name, 'done');
+  };
+  for (const name of checks.keys()) visit(name, []);
+}
+
 /** Python's str() of a JSON-ish value, as oslo.policy compares everything as strings. */
 export function pythonStr(value: unknown): string {
   if (value === null || value === undefined) return 'None';

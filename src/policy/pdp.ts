@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Check, evaluate, parseCheck, PolicySyntaxError, referencedRules } from './oslo.js';
+import { assertAcyclic, type Check, evaluate, parseCheck, PolicySyntaxError, referencedRules } from './oslo.js';
 
 /**
  * The policy decision point: every enforced route asks `decide(action, input)` once, after
@@ -136,6 +136,7 @@ export function createOsloEngine(options: OsloEngineOptions): PolicyEngine {
       if (!checks.has(ref)) throw new PolicySyntaxError(name, `refers to unknown rule ${JSON.stringify(ref)}`);
     }
   }
+  assertAcyclic(checks);
 
   return {
     decide(action, input) {

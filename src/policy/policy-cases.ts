@@ -37,6 +37,13 @@ export function credentialsFor(scope: Scope, roles: readonly string[]): Credenti
     protocol_id: null,
     service_user_id: null,
     service_roles: [],
+    // Keystone's token view, which the domain-manager rules read (token.domain.id).
+    token: {
+      user: { id: OWN.user, domain: { id: OWN.domain } },
+      ...(scope === 'domain' ? { domain: { id: OWN.domain, name: 'own-domain' } } : {}),
+      ...(scope === 'project' ? { project: { id: OWN.project, name: 'own-project', domain: { id: OWN.domain, name: 'own-domain' } } } : {}),
+    },
+    is_admin: false,
   };
 }
 

@@ -74,6 +74,7 @@ const AREAS: readonly (readonly [area: string, pattern: RegExp])[] = [
 
 /** The area a rule belongs to: `common` for the shared base rules (admin_required, owner, ...). */
 export function regoArea(ruleName: string): string {
+  if (ruleName.startsWith('keystone_ts:')) return 'keystone_ts';
   if (!ruleName.startsWith('identity:')) return 'common';
   const bare = ruleName.slice('identity:'.length);
   for (const [area, pattern] of AREAS) if (pattern.test(bare)) return area;
@@ -269,10 +270,17 @@ function areaModule(area: string, rules: readonly RuleInfo[], infos: ReadonlyMap
   out.push(
     `default allow := false\n\n` +
       `# allow: the action is in this area, the token's scope is accepted and the rule's check passes.\n` +
-      `allow if {\n\tmeta := rules[input.action]\n\tnot ${helpers}.scope_violation(input.action, meta)\n\t_check\n}\n\n` +
+      `allow if {\n\tmeta := rules[input.action]\n\tnot ${helpers}.scope_violation(input.action, meta)\n\t_decides\n}\n\n` +
       `violations contains v if {\n\tv := ${helpers}.scope_violation(input.action, rules[input.action])\n}\n\n` +
-      `violations contains v if {\n\tmeta := rules[input.action]\n\tnot ${helpers}.scope_violation(input.action, meta)\n\tnot _check\n` +
-      `\tv := {"field": "credentials", "message": ${helpers}.requirement(meta)}\n}\n`,
+      `violations contains v if {\n\tmeta := rules[input.action]\n\tnot ${helpers}.scope_violation(input.action, meta)\n\tnot _decides\n` +
+      `\tv := {"field": "credentials", "message": ${helpers}.requirement(input.action, meta)}\n}\n\n` +
+      `# This package's decision alone: the engine asks it directly, so only one area is evaluated.\n` +
+      `decision := {"allow": allow, "violations": violations}\n`,
+  );
+  out.push(
+    `# An operator's override (data.overrides, compiled from a policy file) replaces the rule's check.\n` +
+      `_decides if {\n\tnot ${helpers}.overridden(input.action)\n\t_check\n}\n\n` +
+      `_decides if ${helpers}.override_check(input.action)\n`,
   );
   out.push(
     `# The check of the requested action (keyed by action so only that rule is evaluated).\n` +
@@ -299,6 +307,45 @@ function simplify(body: readonly string[]): string[] {
   return rest.length === 0 ? ['true'] : rest;
 }
 
+/** Where compiled operator overrides live in OPA's data document (see rego-overrides.ts). */
+export const REGO_OVERRIDES_PATH = ['overrides'] as const;
+const OVERRIDES_REF = `data.${REGO_OVERRIDES_PATH.join('.')}`;
+
+/** Longest path below a target root (`target.project.domain.id` → 3) an override can read. */
+export const MAX_TARGET_PATH = 6;
+
+/**
+ * Operator overrides evaluated from data, so the committed Wasm serves any policy file without
+ * the OPA CLI: each overridden action (and each action whose check refers to an overridden rule)
+ * carries its check in disjunctive normal form with every `rule:` reference inlined.
+ */
+function overrideHelpersRego(): string {
+  const creds = Array.from({ length: MAX_CREDENTIAL_PATH }, (_, i) => {
+    const keys = Array.from({ length: i + 1 }, (_, k) => `atom.path[${k}]`);
+    return `_atom(atom) if {\n\tatom.kind == "creds"\n\tcount(atom.path) == ${i + 1}\n\tcreds_match_${i + 1}(${keys.join(', ')}, render_parts(atom.match))\n}\n`;
+  });
+  const targets = Array.from({ length: MAX_TARGET_PATH }, (_, i) => {
+    const segments = Array.from({ length: i + 1 }, (_, k) => `[ref.path[${k}]]`).join('');
+    return `target_value(ref) := input[ref.root]${segments} if count(ref.path) == ${i + 1}\n`;
+  });
+  return [
+    `# Operator overrides (a policy file compiled to data by src/policy/rego-overrides.ts):\n` +
+      `# ${OVERRIDES_REF}[action] = {"requires": message, "clauses": [[atom, ...], ...]}.\n` +
+      `overridden(action) if ${OVERRIDES_REF}[action]\n\n` +
+      `override_check(action) if {\n\tsome clause in ${OVERRIDES_REF}[action].clauses\n\tevery atom in clause {\n\t\tatom_holds(atom)\n\t}\n}\n\n` +
+      `atom_holds(atom) if {\n\tnot atom.negate\n\t_atom(atom)\n}\n\n` +
+      `# A check on a missing target key is false, so its negation holds (oslo's semantics).\n` +
+      `atom_holds(atom) if {\n\tatom.negate\n\tnot _atom(atom)\n}\n`,
+    `_atom(atom) if {\n\tatom.kind == "role"\n\thas_role(render_parts(atom.match))\n}\n\n` +
+      `_atom(atom) if {\n\tatom.kind == "literal"\n\trender_parts(atom.match) == atom.value\n}\n\n` +
+      creds.join('\n'),
+    `# \`match % target\`: undefined when a referenced key is missing.\n` +
+      `render_parts(parts) := concat("", pieces) if {\n\tpieces := [piece | some part in parts; piece := _part(part)]\n\tcount(pieces) == count(parts)\n}\n\n` +
+      `_part(part) := part if is_string(part)\n\n_part(part) := render(target_value(part)) if is_object(part)\n\n` +
+      targets.join('\n'),
+  ].join('\n');
+}
+
 /** The helper package: oslo.policy's value semantics, written once for every area. */
 export function osloHelpersRego(): string {
   const config = `data.${REGO_CONFIG_PATH.join('.')}`;
@@ -321,8 +368,10 @@ export function osloHelpersRego(): string {
       `deprecated_rules_apply if not enforce_new_defaults\n`,
     `# Python's str(): None, True and False by name, strings as they are, anything else as JSON.\n` +
       `render(x) := "None" if {\n\tx == null\n} else := "True" if {\n\tx == true\n} else := "False" if {\n\tx == false\n} else := x if {\n\tis_string(x)\n} else := json.marshal(x)\n`,
-    `# role:X: X is one of the token's role names, compared case-insensitively.\n` +
-      `has_role(name) if {\n\tsome role in input.credentials.roles\n\tlower(role) == lower(name)\n}\n`,
+    `# role:X: X is one of the token's role names, compared case-insensitively. The lower-cased\n` +
+      `# set is built once per decision, however many role checks a rule makes.\n` +
+      `_roles := {lower(role) | some role in input.credentials.roles}\n\n` +
+      `has_role(name) if lower(name) in _roles\n`,
     `# A credential value matches if it, or any element of a list met on the way, renders as match.\n` +
       `_elems(x) := x if is_array(x)\n\n_elems(x) := [x] if not is_array(x)\n\n` +
       lookups.join('\n'),
@@ -333,8 +382,11 @@ export function osloHelpersRego(): string {
       `scope_violation(action, meta) := v if {\n\tenforce_scope\n\tcount(meta.scope_types) > 0\n\tnot token_scope in meta.scope_types\n` +
       `\tmessage := concat("", [token_scope, "-scoped tokens are not allowed; ", action, " accepts ", concat(", ", meta.scope_types)])\n` +
       `\tv := {"field": "credentials.scope", "message": message}\n}\n`,
-    `# What a failed check required, including the deprecated alternative when it applied.\n` +
-      `requirement(meta) := meta.requires_with_deprecated if {\n\tdeprecated_rules_apply\n} else := meta.requires\n`,
+    `# What a failed check required: the override's check string, or the default's including the\n` +
+      `# deprecated alternative when it applied.\n` +
+      `requirement(action, meta) := ${OVERRIDES_REF}[action].requires if {\n\toverridden(action)\n} ` +
+      `else := meta.requires_with_deprecated if {\n\tdeprecated_rules_apply\n} else := meta.requires\n`,
+    overrideHelpersRego(),
   ].join('\n');
 }
 

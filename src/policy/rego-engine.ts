@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { projectPath } from '../common/paths.js';
-import type { Decision, PolicyEngine, Violation } from './pdp.js';
-import { REGO_CONFIG_PATH, REGO_DECISION_ENTRYPOINT } from './rego-compile.js';
+import type { Credentials, Decision, PolicyEngine, PolicyInput, Violation } from './pdp.js';
+import { REGO_CONFIG_PATH, REGO_DECISION_ENTRYPOINT, REGO_OVERRIDES_PATH, regoArea, regoPackage } from './rego-compile.js';
+import type { CompiledOverride } from './rego-overrides.js';
 
 /**
  * The Rego engine: policies/rego compiled to Wasm by `opa build` (scripts/policy-build.sh) and
@@ -15,6 +16,8 @@ export interface RegoEngineOptions {
   readonly wasm: Buffer;
   readonly enforceScope: boolean;
   readonly enforceNewDefaults: boolean;
+  /** An operator's policy file compiled by compileRegoOverrides. */
+  readonly overrides?: Readonly<Record<string, CompiledOverride>>;
 }
 
 /** The committed Wasm policy compiled from policies/rego. */
@@ -27,10 +30,33 @@ interface RegoDecision {
   readonly violations: readonly Violation[];
 }
 
-function configData(options: RegoEngineOptions): Record<string, unknown> {
-  const switches = { enforce_scope: options.enforceScope, enforce_new_defaults: options.enforceNewDefaults };
-  return REGO_CONFIG_PATH.reduceRight<Record<string, unknown>>((inner, key) => ({ [key]: inner }), switches);
+function nest(path: readonly string[], value: unknown): Record<string, unknown> {
+  return path.reduceRight<Record<string, unknown>>((inner, key) => ({ [key]: inner }), value as Record<string, unknown>);
 }
+
+/** OPA's data document: the [oslo_policy] switches and the compiled overrides. */
+export function regoData(options: Pick<RegoEngineOptions, 'enforceScope' | 'enforceNewDefaults' | 'overrides'>): Record<string, unknown> {
+  const switches = { enforce_scope: options.enforceScope, enforce_new_defaults: options.enforceNewDefaults };
+  return { ...nest(REGO_CONFIG_PATH, switches), ...nest(REGO_OVERRIDES_PATH, options.overrides ?? {}) };
+}
+
+/**
+ * The input document as JSON text. Credentials are serialized once per credentials object (they
+ * live as long as their validated token), so a decision serializes only the request's own parts.
+ */
+const credentialsJson = new WeakMap<Credentials, string>();
+function inputJson(action: string, input: PolicyInput): string {
+  let creds = credentialsJson.get(input.credentials);
+  if (creds === undefined) credentialsJson.set(input.credentials, (creds = JSON.stringify(input.credentials)));
+  let text = `{"action":${JSON.stringify(action)},"credentials":${creds}`;
+  for (const key of ['path', 'target', 'request_body', 'filter_attr', 'request'] as const) {
+    const value = input[key];
+    if (value !== undefined) text += `,"${key}":${JSON.stringify(value)}`;
+  }
+  return `${text}}`;
+}
+
+const encoder = new TextEncoder();
 
 function isRegoDecision(value: unknown): value is RegoDecision {
   if (value === null || typeof value !== 'object') return false;
@@ -40,16 +66,38 @@ function isRegoDecision(value: unknown): value is RegoDecision {
 
 export async function createRegoEngine(options: RegoEngineOptions): Promise<PolicyEngine> {
   const policy = await loadPolicy(options.wasm);
-  if (!(REGO_DECISION_ENTRYPOINT in (policy.entrypoints as Record<string, number>))) {
+  const entrypoints = policy.entrypoints as Record<string, number>;
+  const root = entrypoints[REGO_DECISION_ENTRYPOINT];
+  if (root === undefined) {
     throw new Error(`the Rego policy has no ${REGO_DECISION_ENTRYPOINT} entrypoint; rebuild it with scripts/policy-build.sh`);
   }
-  policy.setData(configData(options));
+  policy.setData(regoData(options));
+  // Each area package has its own decision entrypoint: asking the action's package directly
+  // evaluates one package instead of all thirty (the root one stays for unknown actions).
+  const areaEntrypoints = new Map<string, number>();
+  const entrypointFor = (action: string): number => {
+    const area = regoArea(action);
+    let id = areaEntrypoints.get(area);
+    if (id === undefined) {
+      id = entrypoints[`${regoPackage(area).replaceAll('.', '/')}/decision`] ?? root;
+      areaEntrypoints.set(area, id);
+    }
+    return id;
+  };
+  const evaluate = (json: ArrayBuffer, entrypoint: number): RegoDecision | undefined => {
+    const results: unknown = policy.evaluate(json, entrypoint);
+    const result = Array.isArray(results) ? (results[0] as { result?: unknown } | undefined)?.result : undefined;
+    return isRegoDecision(result) ? result : undefined;
+  };
   return {
     decide(action, input): Decision {
       const decisionId = randomUUID();
-      const results: unknown = policy.evaluate({ ...input, action }, REGO_DECISION_ENTRYPOINT);
-      const result = Array.isArray(results) ? (results[0] as { result?: unknown } | undefined)?.result : undefined;
-      if (!isRegoDecision(result)) {
+      const json = encoder.encode(inputJson(action, input)).buffer as ArrayBuffer;
+      const entrypoint = entrypointFor(action);
+      let result = evaluate(json, entrypoint);
+      // A package that does not know the action denies without a reason; the root names it.
+      if (result && !result.allow && result.violations.length === 0 && entrypoint !== root) result = evaluate(json, root);
+      if (!result) {
         // Fail closed: an undefined or malformed decision is a deny, never an allow.
         return { allow: false, decisionId, violations: [{ field: 'policy', message: `the Rego policy gave no decision for ${action}` }] };
       }

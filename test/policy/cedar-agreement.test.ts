@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createCedarEngine, loadCedarBundle } from '../../src/policy/cedar-engine.js';
-import { loadDefaultPolicy } from '../../src/policy/defaults.js';
+import { loadPolicyRules } from '../../src/policy/defaults.js';
 import { type Check, parseCheck } from '../../src/policy/oslo.js';
 import { createOsloEngine, type Credentials, type PolicyInput, type PolicyRule } from '../../src/policy/pdp.js';
 import { seededRandom } from '../support/random.js';
@@ -11,7 +11,7 @@ import { seededRandom } from '../support/random.js';
  * foreign values, None, and missing keys), under enforce_scope with new defaults on and off.
  */
 
-const rules = loadDefaultPolicy();
+const rules = loadPolicyRules();
 const byName = new Map(rules.map((rule) => [rule.name, rule]));
 
 /** Target keys a rule reads, through `rule:` references and its deprecated alternative. */

@@ -4,13 +4,13 @@ import path from 'node:path';
 import { projectPath } from '../../src/common/paths.js';
 import { areaOf, cedarString, CedarCompileError, compileCedar } from '../../src/policy/cedar-compile.js';
 import { CedarPolicyError, createCedarEngine, loadCedarBundle } from '../../src/policy/cedar-engine.js';
-import { loadDefaultPolicy } from '../../src/policy/defaults.js';
+import { loadPolicyRules } from '../../src/policy/defaults.js';
 import type { PolicyEngine } from '../../src/policy/pdp.js';
 
 const dir = projectPath('policies', 'cedar');
 
 describe('policy/cedar generated bundle', () => {
-  const compiled = compileCedar(loadDefaultPolicy());
+  const compiled = compileCedar(loadPolicyRules());
   // Creating an engine validates ~450 policies (a few seconds), so the tests share one.
   let engine: PolicyEngine;
   before(() => {
@@ -28,11 +28,11 @@ describe('policy/cedar generated bundle', () => {
 
   it('validates against its schema in strict mode, with one action per Keystone rule', () => {
     assert.ok(engine);
-    for (const rule of loadDefaultPolicy()) assert.ok(compiled.schema.includes(`action ${cedarString(rule.name)}`), rule.name);
+    for (const rule of loadPolicyRules()) assert.ok(compiled.schema.includes(`action ${cedarString(rule.name)}`), rule.name);
   });
 
   it('puts every identity rule in a named area', () => {
-    const other = loadDefaultPolicy().filter((rule) => areaOf(rule.name) === 'other');
+    const other = loadPolicyRules().filter((rule) => areaOf(rule.name) === 'other');
     assert.deepEqual(other.map((rule) => rule.name), []);
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { loadDefaultPolicy } from '../../src/policy/defaults.js';
+import { loadPolicyRules } from '../../src/policy/defaults.js';
 import { createOsloEngine, type PolicyEngine } from '../../src/policy/pdp.js';
 import { casesForRule } from '../../src/policy/policy-cases.js';
 import { createRegoEngine, readDefaultRegoWasm } from '../../src/policy/rego-engine.js';
@@ -17,7 +17,7 @@ const SETTINGS = [
 ] as const;
 
 describe('policy/rego engine agrees with the oslo reference engine', () => {
-  const rules = loadDefaultPolicy();
+  const rules = loadPolicyRules();
   const wasm = readDefaultRegoWasm();
   const cases = new Map(rules.map((rule) => [rule.name, casesForRule(rule.name, rules)]));
 

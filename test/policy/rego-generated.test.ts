@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { projectPath } from '../../src/common/paths.js';
-import { loadDefaultPolicy } from '../../src/policy/defaults.js';
+import { loadPolicyRules } from '../../src/policy/defaults.js';
 import { generateRegoFiles, regoDirectory } from '../../src/policy/generate-rego.js';
 import { OPA, requireOpa } from '../support/opa.js';
 
@@ -21,7 +21,7 @@ function opa(args: readonly string[]): string {
 
 describe('policy/rego generated policy', () => {
   it('policies/rego is what src/policy/generate-rego.ts writes (run node dist/src/policy/generate-rego.js)', () => {
-    const expected = generateRegoFiles(loadDefaultPolicy());
+    const expected = generateRegoFiles(loadPolicyRules());
     const dir = regoDirectory();
     const committed = readdirSync(dir).filter((f) => f.endsWith('.rego'));
     assert.deepEqual(committed.sort(), [...expected.keys()].sort());
