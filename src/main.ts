@@ -18,7 +18,7 @@ import { ensureChangeTriggers } from './db/change-triggers.js';
 import { createIdentityService, type IdentityService } from './identity/service.js';
 import { createIdentityStore } from './identity/store.js';
 import type { PasswordHashOptions } from './identity/password-hash.js';
-import { createOsloEngine } from './policy/pdp.js';
+import { buildPolicyEngine } from './policy/engines.js';
 import { observeDecisions } from './policy/decision-log.js';
 import { createMetrics, type Metrics } from './common/metrics.js';
 import { createCredentialsBuilder } from './policy/credentials.js';
@@ -281,8 +281,9 @@ async function startPolicy(
   const bundles = createBundleStore(db);
   const policyFile = findPolicyFile(config.oslo_policy.policy_file, configFiles, config.oslo_policy.policy_file === DEFAULT_POLICY_FILE);
   const build = (bundle: PolicyBundle | undefined) => () =>
-    createOsloEngine({
-      defaults: rules,
+    buildPolicyEngine({
+      kind: config.keystone_ts.policy_engine,
+      rules,
       overrides: {
         ...(policyFile && existsSync(policyFile) ? parsePolicyFile(readFileSync(policyFile, 'utf8'), policyFile) : {}),
         ...(bundle ? parsePolicyFile(bundle.content, `bundle ${bundle.name} revision ${bundle.revision}.json`) : {}),
@@ -293,11 +294,11 @@ async function startPolicy(
   // At start a policy that does not build stops the service: serving Keystone's defaults in
   // place of an operator's tighter rules would be a silent widening.
   const initial = await bundles.latest();
-  const holder = createPolicyHolder(build(initial)(), initial?.revision ?? 0);
+  const holder = createPolicyHolder(await build(initial)(), initial?.revision ?? 0);
   metrics.setBundleRevision(holder.revision);
   const reload = async (reason: string) => {
     const bundle = await bundles.latest();
-    const result = holder.install(bundle?.revision ?? 0, build(bundle));
+    const result = await holder.install(bundle?.revision ?? 0, build(bundle));
     if (result.ok) log({ level: 'info', msg: 'policy loaded', reason, revision: holder.revision });
     else log({ level: 'error', msg: 'policy refused; the previous rules keep serving', reason, revision: bundle?.revision, error: result.error });
     metrics.setBundleRevision(holder.revision);

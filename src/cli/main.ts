@@ -13,7 +13,7 @@ import { KeyRepository, rotateKeyRepository, setupKeyRepository } from '../token
 import { TokenFormatter, inspectJson } from '../token/formatter.js';
 import { createBundleStore, DEFAULT_BUNDLE } from '../policy/bundles.js';
 import { loadPolicyRules } from '../policy/defaults.js';
-import { createOsloEngine } from '../policy/pdp.js';
+import { buildPolicyEngine } from '../policy/engines.js';
 import { parsePolicyFile } from '../policy/policy-file.js';
 
 /** A usage error: printed with the command's help, exit status 2. */
@@ -354,8 +354,9 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
         if (sub !== 'load' || !file) throw new UsageError('usage: policy load [--name NAME] FILE');
         const overrides = parsePolicyFile(readFileSync(file, 'utf8'), file);
         // Built once here so a broken file is refused before any server sees it.
-        createOsloEngine({
-          defaults: loadPolicyRules(),
+        await buildPolicyEngine({
+          kind: config.keystone_ts.policy_engine,
+          rules: loadPolicyRules(),
           overrides,
           enforceScope: config.oslo_policy.enforce_scope,
           enforceNewDefaults: config.oslo_policy.enforce_new_defaults,

@@ -57,16 +57,18 @@ export function createBundleStore(db: Db) {
 
 /**
  * The engine in force. A new one is built aside and swapped in only if the build succeeds, so a
- * bundle that fails to load or validate is refused and the previous rules keep serving; requests
- * in flight finish on the engine they started with.
+ * bundle that fails to load or validate is refused and the previous rules keep serving; a
+ * decision is synchronous, so each one runs wholly on one engine. Builds are serialized: a slow
+ * build of an older revision can never replace a newer one.
  */
 export interface PolicyHolder extends PolicyEngine {
   readonly revision: number;
-  install(revision: number, build: () => PolicyEngine): { ok: true } | { ok: false; error: string };
+  install(revision: number, build: () => Promise<PolicyEngine>): Promise<{ ok: true } | { ok: false; error: string }>;
 }
 
 export function createPolicyHolder(engine: PolicyEngine, revision: number): PolicyHolder {
   let current = { engine, revision };
+  let queue: Promise<unknown> = Promise.resolve();
   return {
     get revision() {
       return current.revision;
@@ -75,12 +77,16 @@ export function createPolicyHolder(engine: PolicyEngine, revision: number): Poli
       return current.engine.decide(action, input);
     },
     install(nextRevision, build) {
-      try {
-        current = { engine: build(), revision: nextRevision };
-        return { ok: true };
-      } catch (error) {
-        return { ok: false, error: error instanceof Error ? error.message : String(error) };
-      }
+      const run = queue.then(async (): Promise<{ ok: true } | { ok: false; error: string }> => {
+        try {
+          current = { engine: await build(), revision: nextRevision };
+          return { ok: true };
+        } catch (error) {
+          return { ok: false, error: error instanceof Error ? error.message : String(error) };
+        }
+      });
+      queue = run;
+      return run;
     },
   };
 }

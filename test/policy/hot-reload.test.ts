@@ -23,12 +23,13 @@ async function memberToken(server: TestServer, name: string): Promise<string> {
 
 const catalogStatus = async (server: TestServer, token: string) => (await http(server.url, 'GET', '/v3/auth/catalog', { token })).status;
 
-describeEachDatabase('policy bundles reload without restart', (ctx) => {
+for (const engine of ['rego', 'cedar', 'oslo'] as const) {
+describeEachDatabase(`policy bundles reload without restart, ${engine} engine`, (ctx) => {
   let server: TestServer;
   let member: string;
 
   before(async () => {
-    server = await startTestServer(ctx.db());
+    server = await startTestServer(ctx.db(), { 'keystone_ts.policy_engine': engine });
     member = await memberToken(server, `reload-member-${ctx.kind}`);
   });
   after(async () => server?.close());
@@ -62,6 +63,7 @@ describeEachDatabase('policy bundles reload without restart', (ctx) => {
     await eventually('the member is allowed again', async () => ((await catalogStatus(server, member)) === 200 ? true : undefined), { deadlineMs: 1000, intervalMs: 20 });
   });
 });
+}
 
 describe('policy reload from the policy file and the command line', function () {
   let dir: string;

@@ -35,6 +35,15 @@ export const KEYSTONE_TS_SECTIONS = {
         type: 'enum', default: 'text', choices: ['text', 'json'],
         help: 'Log line format: `text` for people, `json` (one object per line) for log collectors.',
       },
+      policy_engine: {
+        type: 'enum', default: 'rego', choices: ['rego', 'cedar', 'oslo'],
+        help:
+          'Policy engine that decides every request: `rego` (policies/rego compiled to Wasm, run by ' +
+          'opa-wasm), `cedar` (policies/cedar through cedar-wasm) or `oslo` (the check strings ' +
+          "evaluated directly, as Keystone does). All three decide Keystone's default rules and an " +
+          'operator policy file identically; docs/decisions/0006-default-policy-engine.md says why ' +
+          'rego is the default.',
+      },
       decision_log: {
         type: 'string', default: '',
         help:
