@@ -166,6 +166,52 @@ function principalAttributes(creds: Credentials): Record<string, cedar.CedarValu
 }
 
 /**
+ * Set attributes that the policies only ever test with `principal.X.contains("literal")`: for
+ * those only the literals can change a decision, so a 20-role token sends the one or two roles
+ * the rule names instead of twenty. Any other use of the set (containsAny, isEmpty, ...) keeps it whole.
+ */
+function containsOnlySets(text: string): Map<string, ReadonlySet<string>> {
+  const filters = new Map<string, ReadonlySet<string>>();
+  for (const [name, kind] of Object.entries(CREDENTIAL_ATTRIBUTES)) {
+    if (kind !== 'set') continue;
+    const uses = text.split(`principal.${name}`).length - 1;
+    if (uses === 0 || text.includes(`principal has ${name}`) || text.includes(`principal["${name}"]`)) continue;
+    const literals = [...text.matchAll(new RegExp(`principal\\.${name}\\.contains\\("((?:[^"\\\\]|\\\\.)*)"\\)`, 'g'))];
+    // Escaped literals would need Cedar's unescaping; keep such sets whole.
+    if (literals.length !== uses || literals.some((m) => m[1]!.includes('\\'))) continue;
+    filters.set(name, new Set(literals.map((m) => m[1]!)));
+  }
+  return filters;
+}
+
+interface ActionPlan {
+  readonly policySetId: string;
+  readonly entity: cedar.EntityJson;
+  /** Principal attributes the action's policies mention. */
+  readonly attributes: readonly string[];
+  /** Target keys the action's policies mention. */
+  readonly targetKeys: readonly string[];
+  /** Set attributes reduced to the members the policies test for. */
+  readonly setFilters: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/** Every principal attribute is built once per credentials object (they live as long as their token). */
+const builtAttributes = new WeakMap<Credentials, Record<string, cedar.CedarValueJson>>();
+
+function attributesFor(creds: Credentials, plan: ActionPlan): Record<string, cedar.CedarValueJson> {
+  let all = builtAttributes.get(creds);
+  if (!all) builtAttributes.set(creds, (all = principalAttributes(creds)));
+  const picked: Record<string, cedar.CedarValueJson> = {};
+  for (const name of plan.attributes) {
+    const value = all[name];
+    if (value === undefined) continue;
+    const filter = plan.setFilters.get(name);
+    picked[name] = filter && Array.isArray(value) ? value.filter((member) => filter.has(member as string)) : value;
+  }
+  return picked;
+}
+
+/**
  * A PolicyEngine over cedar-wasm. The policies are validated against the schema (strict mode)
  * when the engine is created, and both are preparsed into cedar-wasm's cache (thread-local, in
  * the wasm instance) under ids derived from their text, so a decision sends only the request;
@@ -188,24 +234,34 @@ export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
   if (preparsedSchema.type === 'failure') throw new CedarPolicyError(`cedar schema: ${describe(preparsedSchema.errors)}`);
   // Cedar evaluates every policy of a set on each request (2 ms for Keystone's ~450), so each
   // action gets its own set holding only the policies that can match it (a few, ~0.1 ms).
-  const policySetIds = new Map<string, string>();
-  // Without the schema in the request, Cedar learns an action's groups (scope_types) only from
-  // the action entity sent with it, so each action's entity is built once here.
-  const actionEntities = new Map<string, cedar.EntityJson>();
+  const plans = new Map<string, ActionPlan>();
+  const allAttributes = [...Object.keys(CREDENTIAL_ATTRIBUTES), ...Object.values(TOKEN_ATTRIBUTES), 'scope'];
   for (const action of facts.actions.keys()) {
     const relevant = Object.fromEntries([...parsed].filter(([, policy]) => appliesTo(policy.json.action, action, facts)).map(([id, policy]) => [id, policy.text]));
     const policySetId = `keystone-ts-policies-${digest}-${action}`;
     const preparsed = cedar.preparsePolicySet(policySetId, { staticPolicies: relevant });
     if (preparsed.type === 'failure') throw new CedarPolicyError(`cedar policies for ${action}: ${describe(preparsed.errors)}`);
-    policySetIds.set(action, policySetId);
+    // Without the schema in the request, Cedar learns an action's groups (scope_types) only from
+    // the action entity sent with it, so each action's entity is built once here.
     const parents = [...(facts.ancestors.get(action) ?? [])].map((id) => ({ type: 'Action', id }));
-    actionEntities.set(action, { uid: { type: 'Action', id: action }, attrs: {}, parents });
+    // Each value crosses into wasm field by field (~2-4 µs each), so a request carries only the
+    // attributes and target keys this action's policies mention. Mention is a plain substring
+    // test: it can only include too much, never too little.
+    const text = Object.values(relevant).join('\n');
+    plans.set(action, {
+      policySetId,
+      entity: { uid: { type: 'Action', id: action }, attrs: {}, parents },
+      attributes: options.validateRequests ? allAttributes : allAttributes.filter((name) => text.includes(name)),
+      targetKeys: facts.targetKeys.filter((key) => text.includes(key)),
+      setFilters: options.validateRequests ? new Map() : containsOnlySets(text),
+    });
   }
 
-  const renderTarget = (input: PolicyInput): Record<string, string> => {
-    const flat = flattenTarget(input);
+  const renderTarget = (input: PolicyInput, keys: readonly string[]): Record<string, string> => {
     const rendered: Record<string, string> = {};
-    for (const key of facts.targetKeys) {
+    if (keys.length === 0) return rendered;
+    const flat = flattenTarget(input);
+    for (const key of keys) {
       if (Object.prototype.hasOwnProperty.call(flat, key)) rendered[key] = pythonStr(flat[key]);
     }
     return rendered;
@@ -214,8 +270,8 @@ export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
   return {
     decide(action, input) {
       const decisionId = randomUUID();
-      const policySetId = policySetIds.get(action);
-      if (policySetId === undefined) {
+      const plan = plans.get(action);
+      if (plan === undefined) {
         return { allow: false, decisionId, violations: [{ field: 'action', message: `no policy rule named ${action}` }] };
       }
       const creds = input.credentials;
@@ -223,9 +279,9 @@ export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
         principal: { type: PRINCIPAL_TYPE, id: creds.user_id },
         action: { type: 'Action', id: action },
         resource: { type: RESOURCE_TYPE, id: input.request?.path ?? '' },
-        context: { enforce_scope: options.enforceScope, enforce_new_defaults: options.enforceNewDefaults, target: renderTarget(input) },
-        entities: [{ uid: { type: PRINCIPAL_TYPE, id: creds.user_id }, attrs: principalAttributes(creds), parents: [] }, actionEntities.get(action)!],
-        preparsedPolicySetId: policySetId,
+        context: { enforce_scope: options.enforceScope, enforce_new_defaults: options.enforceNewDefaults, target: renderTarget(input, plan.targetKeys) },
+        entities: [{ uid: { type: PRINCIPAL_TYPE, id: creds.user_id }, attrs: attributesFor(creds, plan), parents: [] }, plan.entity],
+        preparsedPolicySetId: plan.policySetId,
         ...(options.validateRequests ? { preparsedSchemaName: schemaName, validateRequest: true } : {}),
       });
       if (answer.type === 'failure') {
