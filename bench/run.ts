@@ -8,6 +8,9 @@
  *    (always one process) and on PostgreSQL with 2 workers, server started by its CLI.
  * 3. Project-scoped password login at 50 connections on PostgreSQL, 2 workers, default bcrypt cost.
  * 4. Ceilings with the same worker setup: express 5 hello world (1 and 2 workers), bare node:http.
+ * 5. Policy: decision latency per engine in process (p50/p99 µs: a project member reading their
+ *    project, a list call with a 20-role token), and POST /v4/authz/decision end to end on one
+ *    PGlite worker per engine: its extra cost per request over the oslo engine is the policy's.
  *
  * Knobs for quick or diagnostic runs (defaults are the reported settings):
  *   BENCH_DURATION=10 BENCH_WARMUP=2 BENCH_CONNECTIONS=50 BENCH_FERNET_OPS=200000
@@ -21,6 +24,7 @@ import { passwordHashOptions } from '../src/main.js';
 import { acquirePostgres } from '../test/support/postgres.js';
 import { installCleanupHooks, makeTempDir, removeTempDir } from './children.js';
 import { measureFernet, median, round } from './fernet.js';
+import { measurePolicy, policyBenchCases } from './policy.js';
 import { runLoad, type LoadResult, type LoadSpec } from './load.js';
 import {
   adminToken,
@@ -43,12 +47,12 @@ const DURATION_S = envNumber('BENCH_DURATION', 10, 1, 120);
 const WARMUP_S = envNumber('BENCH_WARMUP', 2, 0, 60);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, 1, 1000);
 const FERNET_OPS = envNumber('BENCH_FERNET_OPS', 200_000, 1_000, 10_000_000);
-const STAGES = new Set((process.env['BENCH_STAGES'] ?? 'fernet,ceiling,pglite,pg').split(',').map((s) => s.trim()));
+const STAGES = new Set((process.env['BENCH_STAGES'] ?? 'fernet,ceiling,pglite,pg,policy').split(',').map((s) => s.trim()));
 /** Only for this run's throwaway admin; never a real credential. */
 const ADMIN_PASSWORD = 'bench-admin-Passw0rd';
 /** Login waits on bcrypt (~0.25 s per hash per core at cost 12): 50 queued logins take seconds. */
 const LOGIN_TIMEOUT_S = 60;
-const TARGETS = { fernet_validate_us: 10, validate_vs_ceiling_2w: 0.6, validate_p99_ms: 30 };
+const TARGETS = { fernet_validate_us: 10, validate_vs_ceiling_2w: 0.6, validate_p99_ms: 30, rego_p99_us: 50, cedar_p99_us: 150 };
 
 const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -269,6 +273,45 @@ async function main(): Promise<void> {
     }
   });
 
+  await stage('policy', async () => {
+    const decisions = await measurePolicy({ decisions: envNumber('BENCH_POLICY_DECISIONS', 50_000, 1_000, 10_000_000), warmup: 5_000 });
+    figures['policy_decision_us'] = decisions;
+    for (const [engine, cases] of Object.entries(decisions)) {
+      figures[`policy_${engine}_p99_us`] = Math.max(...Object.values(cases).map((c) => c.p99_us));
+    }
+    const [project] = policyBenchCases();
+    const dataDir = makeTempDir('kts-bench-policy-');
+    try {
+      for (const engine of ['oslo', 'rego', 'cedar']) {
+        await withServer(
+          () => startKeystone({ label: `keystone-${engine}-1w`, workers: 1, dataDir, adminPassword: ADMIN_PASSWORD, settings: { KEYSTONE_TS_KEYSTONE_TS__POLICY_ENGINE: engine } }),
+          async (server) => {
+            const token = await adminToken(server.url, ADMIN_PASSWORD);
+            const result = await measure(`authz_decision_${engine}_1w`, {
+              url: `${server.url}/v4/authz/decision`,
+              method: 'POST',
+              headers: { 'Content-Type': 'application/json', 'X-Auth-Token': token },
+              body: JSON.stringify({ action: project!.action, target: project!.input.target, path: project!.input.path }),
+              expectStatus: 200,
+            });
+            figures[`authz_decision_rps_${engine}_1w`] = result.rps;
+            figures[`authz_decision_p99_ms_${engine}_1w`] = result.p99_ms;
+          },
+        );
+      }
+    } finally {
+      removeTempDir(dataDir);
+    }
+    // One worker: the time per request is the inverse of the rate; the difference is the engine's.
+    const base = figures['authz_decision_rps_oslo_1w'];
+    for (const engine of ['rego', 'cedar']) {
+      const rps = figures[`authz_decision_rps_${engine}_1w`];
+      if (typeof base === 'number' && typeof rps === 'number' && base > 0 && rps > 0) {
+        figures[`authz_decision_added_us_${engine}_vs_oslo`] = round(1e6 / rps - 1e6 / base, 1);
+      }
+    }
+  });
+
   const ratio = (numerator: unknown, denominator: unknown) =>
     typeof numerator === 'number' && typeof denominator === 'number' && denominator > 0 ? round(numerator / denominator, 3) : null;
   figures['validate_vs_ceiling_1w'] = ratio(figures['validate_rps_pglite_1w'], figures['express_ceiling_rps_1w']);
@@ -279,6 +322,8 @@ async function main(): Promise<void> {
     fernet_validate_lt_10us: below(figures['fernet_validate_us'], TARGETS.fernet_validate_us),
     validate_vs_ceiling_2w_ge_0_6: typeof figures['validate_vs_ceiling_2w'] === 'number' ? figures['validate_vs_ceiling_2w'] >= TARGETS.validate_vs_ceiling_2w : null,
     validate_p99_pg_2w_lt_30ms: below(figures['validate_p99_ms_pg_2w'], TARGETS.validate_p99_ms),
+    policy_rego_p99_lt_50us: below(figures['policy_rego_p99_us'], TARGETS.rego_p99_us),
+    policy_cedar_p99_lt_150us: below(figures['policy_cedar_p99_us'], TARGETS.cedar_p99_us),
   };
   figures['runs'] = runs;
   figures['errors'] = errors;
@@ -294,6 +339,9 @@ const KEYS_IN_ORDER = [
   'express_ceiling_rps_1w', 'express_ceiling_p99_ms_1w', 'express_ceiling_rps_2w', 'express_ceiling_p99_ms_2w',
   'node_http_rps_2w', 'node_http_p99_ms_2w',
   'validate_vs_ceiling_1w', 'validate_vs_ceiling_2w', 'validate_nocatalog_vs_ceiling_2w',
+  'policy_oslo_p99_us', 'policy_rego_p99_us', 'policy_cedar_p99_us',
+  'authz_decision_rps_oslo_1w', 'authz_decision_rps_rego_1w', 'authz_decision_rps_cedar_1w',
+  'authz_decision_added_us_rego_vs_oslo', 'authz_decision_added_us_cedar_vs_oslo',
 ];
 
 function report(): void {

@@ -48,6 +48,8 @@ export interface KeystoneOptions {
   readonly dataDir: string;
   readonly adminPassword: string;
   readonly databaseUrl?: string;
+  /** Extra configuration as KEYSTONE_TS_<SECTION>__<OPTION> variables. */
+  readonly settings?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -68,6 +70,7 @@ function keystoneEnv(options: KeystoneOptions): NodeJS.ProcessEnv {
     KEYSTONE_TS_CREDENTIAL__KEY_REPOSITORY: path.join(options.dataDir, 'credential-keys'),
     OS_BOOTSTRAP_PASSWORD: options.adminPassword,
     ...(options.databaseUrl ? { KEYSTONE_TS_DATABASE__CONNECTION: options.databaseUrl } : {}),
+    ...options.settings,
   };
 }
 

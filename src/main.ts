@@ -36,6 +36,8 @@ import { createSchemaRegistry } from './api/validation.js';
 import { authRoutes } from './api/v3/auth.js';
 import { discoveryRoutes } from './api/discovery.js';
 import { authzRoutes, metricsRoutes } from './api/v4/authz.js';
+import { policyBundleRoutes } from './api/v4/policy-bundles.js';
+import { createBundleService, type BundleService } from './policy/bundle-service.js';
 import { bootstrap, type BootstrapOptions } from './bootstrap/bootstrap.js';
 
 export type Log = (record: Record<string, unknown>) => void;
@@ -189,7 +191,7 @@ export async function createService(
     const metrics = createMetrics();
     const decisionLog = openDecisionLog(config.keystone_ts.decision_log);
     closers.unshift(decisionLog.close);
-    const policy = await startPolicy(db, config, options.configFiles ?? [], metrics, options.log, closers);
+    const { holder: policy, bundles } = await startPolicy(db, config, options.configFiles ?? [], metrics, options.log, closers);
     const observedPolicy = observeDecisions(policy, {
       write: decisionLog.write,
       sampleRate: config.keystone_ts.decision_log_sample_rate,
@@ -201,6 +203,7 @@ export async function createService(
         ...discoveryRoutes(),
         ...authzRoutes({ policy: observedPolicy }),
         ...metricsRoutes({ metrics }),
+        ...policyBundleRoutes({ bundles }),
         ...authRoutes({
           authenticator,
           tokens,
@@ -276,16 +279,17 @@ async function startPolicy(
   metrics: Metrics,
   log: Log,
   closers: (() => Promise<void>)[],
-): Promise<PolicyHolder> {
+): Promise<{ holder: PolicyHolder; bundles: BundleService }> {
   const rules = loadPolicyRules();
   const bundles = createBundleStore(db);
   const policyFile = findPolicyFile(config.oslo_policy.policy_file, configFiles, config.oslo_policy.policy_file === DEFAULT_POLICY_FILE);
+  const policyFileOverrides = () => (policyFile && existsSync(policyFile) ? parsePolicyFile(readFileSync(policyFile, 'utf8'), policyFile) : {});
   const build = (bundle: PolicyBundle | undefined) => () =>
     buildPolicyEngine({
       kind: config.keystone_ts.policy_engine,
       rules,
       overrides: {
-        ...(policyFile && existsSync(policyFile) ? parsePolicyFile(readFileSync(policyFile, 'utf8'), policyFile) : {}),
+        ...policyFileOverrides(),
         ...(bundle ? parsePolicyFile(bundle.content, `bundle ${bundle.name} revision ${bundle.revision}.json`) : {}),
       },
       enforceScope: config.oslo_policy.enforce_scope,
@@ -311,5 +315,13 @@ async function startPolicy(
     watchFile(policyFile, { interval: 500, persistent: false }, onChange);
     closers.unshift(async () => unwatchFile(policyFile, onChange));
   }
-  return holder;
+  const service = createBundleService({
+    store: bundles,
+    rules,
+    engine: config.keystone_ts.policy_engine,
+    enforceScope: config.oslo_policy.enforce_scope,
+    enforceNewDefaults: config.oslo_policy.enforce_new_defaults,
+    policyFileOverrides,
+  });
+  return { holder, bundles: service };
 }

@@ -4,6 +4,10 @@ package keystone.identity.keystone_ts
 # Scope types and failure messages of each action in this area.
 rules["keystone_ts:authz_decision"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:authz_decision requires "}
 
+rules["keystone_ts:get_policy_bundle"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:get_policy_bundle requires rule:admin_required or rule:service_role"}
+
+rules["keystone_ts:upload_policy_bundle"] := {"scope_types": ["system"], "requires": "keystone_ts:upload_policy_bundle requires role:admin and system_scope:all"}
+
 default allow := false
 
 # allow: the action is in this area, the token's scope is accepted and the rule's check passes.
@@ -41,5 +45,30 @@ _check if {
 	keystone_ts_authz_decision
 }
 
+_check if {
+	input.action == "keystone_ts:get_policy_bundle"
+	keystone_ts_get_policy_bundle
+}
+
+_check if {
+	input.action == "keystone_ts:upload_policy_bundle"
+	keystone_ts_upload_policy_bundle
+}
+
 # keystone_ts:authz_decision: (empty: always true)
 keystone_ts_authz_decision := true
+
+# keystone_ts:get_policy_bundle: rule:admin_required or rule:service_role
+keystone_ts_get_policy_bundle if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_get_policy_bundle if {
+	data.keystone.identity.common.service_role
+}
+
+# keystone_ts:upload_policy_bundle: role:admin and system_scope:all
+keystone_ts_upload_policy_bundle if {
+	data.keystone.oslo.has_role("admin")
+	data.keystone.oslo.creds_match_1("system_scope", "all")
+}

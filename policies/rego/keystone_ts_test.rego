@@ -7,3 +7,38 @@ test_keystone_ts_authz_decision_1 if {
 	data.keystone.identity.keystone_ts.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.keystone_ts.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
+
+# keystone_ts:get_policy_bundle, system[admin] own: allowed
+test_keystone_ts_get_policy_bundle_1 if {
+	request := {"action": "keystone_ts:get_policy_bundle", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	data.keystone.identity.keystone_ts.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
+	data.keystone.identity.keystone_ts.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
+}
+
+# keystone_ts:get_policy_bundle, system[] own: denied
+test_keystone_ts_get_policy_bundle_2 if {
+	request := {"action": "keystone_ts:get_policy_bundle", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	not data.keystone.identity.keystone_ts.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
+	data.keystone.identity.keystone_ts.violations == {{"field": "credentials", "message": "keystone_ts:get_policy_bundle requires rule:admin_required or rule:service_role"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
+}
+
+# keystone_ts:upload_policy_bundle, system[admin] own: allowed
+test_keystone_ts_upload_policy_bundle_1 if {
+	request := {"action": "keystone_ts:upload_policy_bundle", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	data.keystone.identity.keystone_ts.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
+	data.keystone.identity.keystone_ts.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
+}
+
+# keystone_ts:upload_policy_bundle, system[] own: denied
+test_keystone_ts_upload_policy_bundle_2 if {
+	request := {"action": "keystone_ts:upload_policy_bundle", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	not data.keystone.identity.keystone_ts.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
+	data.keystone.identity.keystone_ts.violations == {{"field": "credentials", "message": "keystone_ts:upload_policy_bundle requires role:admin and system_scope:all"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
+}
+
+# keystone_ts:upload_policy_bundle, domain[] own: denied
+test_keystone_ts_upload_policy_bundle_3 if {
+	request := {"action": "keystone_ts:upload_policy_bundle", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": "d-own", "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}, "domain": {"id": "d-own", "name": "own-domain"}}, "is_admin": false}, "path": {}, "target": {}}
+	not data.keystone.identity.keystone_ts.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
+	data.keystone.identity.keystone_ts.violations == {{"field": "credentials.scope", "message": "domain-scoped tokens are not allowed; keystone_ts:upload_policy_bundle accepts system"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
+}

@@ -49,8 +49,8 @@ export interface Reply {
   readonly trailingNewline?: boolean;
   /** The body already serialized (a cached rendering); takes the place of `body`. */
   readonly json?: string;
-  /** A non-JSON body (e.g. Prometheus metrics) with its content type. */
-  readonly text?: { readonly body: string; readonly contentType: string };
+  /** A non-JSON body (Prometheus metrics, an OPA bundle archive) with its content type. */
+  readonly text?: { readonly body: string | Buffer; readonly contentType: string };
 }
 
 /**
