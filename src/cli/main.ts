@@ -241,6 +241,15 @@ async function serve(config: Config, parsed: Parsed, env: NodeJS.ProcessEnv): Pr
     if (embedded && requested > 1) log({ level: 'warning', msg: 'embedded PGlite database: serving from one process' });
     if (workers > 1) {
       await db.close();
+      // "listening" is printed once every worker listens, so whoever waits for it (an init
+      // system, a test, an operator) never reaches a port with nobody behind it.
+      const allListening = new Promise<void>((resolve) => {
+        const listening = new Set<number>();
+        cluster.on('listening', (worker) => {
+          listening.add(worker.id);
+          if (listening.size === workers) resolve();
+        });
+      });
       for (let i = 0; i < workers; i += 1) cluster.fork();
       cluster.on('exit', (worker, code, signal) => {
         log({ level: 'error', msg: 'worker exited', pid: worker.process.pid, code, signal });
@@ -253,6 +262,7 @@ async function serve(config: Config, parsed: Parsed, env: NodeJS.ProcessEnv): Pr
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
+      await allListening;
       process.stdout.write(`keystone-ts listening on http://${bind}/v3 (${workers} workers)\n`);
       return;
     }
