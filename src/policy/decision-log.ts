@@ -53,7 +53,10 @@ export function observeDecisions(engine: PolicyEngine, options: DecisionLogOptio
             violations: decision.violations,
             bundle_revision: options.revision(),
             latency_us: Math.round(seconds * 1e6),
-            input: maskSecrets(input),
+            // Credentials are built by keystone-ts from the validated token and hold ids, names
+            // and roles only (their `token` member is Keystone's token view, not a token body):
+            // they are logged whole. Everything the caller sent is masked by name.
+            input: { ...(maskSecrets({ ...input, credentials: undefined }) as object), credentials: input.credentials },
           }),
         );
       }
