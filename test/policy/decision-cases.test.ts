@@ -48,6 +48,12 @@ describe('policy/decision cases: every engine answers as oslo.policy does', func
     ['rego', (settings) => createRegoEngine({ wasm: readDefaultRegoWasm(), ...settings })],
     ['cedar', async (settings) => createCedarEngine({ ...loadCedarBundle(), ...settings })],
   ];
+  it('cedar with every request validated against the schema (the token record included)', () => {
+    const settings = ALL_SETTINGS[0]!;
+    const engine = createCedarEngine({ ...loadCedarBundle(), ...settings, validateRequests: true });
+    const result = runCases('cedar', engine, settings, cases);
+    assert.deepEqual(result.failures.slice(0, 3).map(formatFailure), []);
+  });
   for (const [name, create] of engines) {
     for (const settings of ALL_SETTINGS) {
       it(`${name}: ${settingName(settings)}`, async () => {
