@@ -12,6 +12,7 @@ import { createProviders, createService, resolveLocations, runBootstrap, type Lo
 import { KeyRepository, rotateKeyRepository, setupKeyRepository } from '../token/key-repository.js';
 import { TokenFormatter, inspectJson } from '../token/formatter.js';
 import { createBundleStore, DEFAULT_BUNDLE } from '../policy/bundles.js';
+import { type BundleEngine, BundleUsageError, testBundle } from '../policy/bundle-test.js';
 import { loadPolicyRules } from '../policy/defaults.js';
 import { buildPolicyEngine } from '../policy/engines.js';
 import { parsePolicyFile } from '../policy/policy-file.js';
@@ -41,6 +42,7 @@ const VALUED = new Set([
   'bootstrap-internal-url',
   'bootstrap-region-id',
   'name',
+  'engine',
 ]);
 
 function parseArgs(argv: readonly string[]): Parsed {
@@ -83,6 +85,7 @@ Commands:
   credential setup      create the credential key repository
   token inspect TOKEN   decode a Fernet token and print its fields as JSON
   policy load FILE      publish an oslo.policy override file to every running server
+  policy test DIR       test a policy bundle: opa test, Cedar validation, decision cases
 
 Global options:
   --config-file FILE    keystone.conf to read; repeatable, later files override earlier ones
@@ -132,11 +135,23 @@ first, as upstream does.
 Creates the credential key repository ([credential] key_repository).
 `,
   policy: `Usage: keystone-ts policy load [--name NAME] FILE
+       keystone-ts policy test [--engine rego|cedar|both] [--require-opa] DIR
 
-Stores FILE (an oslo.policy override file, YAML or JSON: rule name → check string) as the next
-revision of the policy bundle NAME (default: default). Every running server of the deployment
-applies it within moments, without restart. A file with an unknown action or a check string that
-does not parse is refused and nothing is stored.
+load  Stores FILE (an oslo.policy override file, YAML or JSON: rule name → check string) as the
+      next revision of the policy bundle NAME (default: default). Every running server of the
+      deployment applies it within moments, without restart. A file with an unknown action or a
+      check string that does not parse is refused and nothing is stored.
+
+test  Tests the policy bundle in DIR: rego/ (Rego sources and *_test.rego), cedar/ (*.cedar and
+      keystone.cedarschema), cases/ (*.json decision cases), optionally rego.wasm. Runs
+      \`opa test DIR/rego\` and builds it to Wasm when the OPA CLI is found ($OPA, the pinned
+      .cache/bin/opa, or opa on PATH; otherwise the cases run on DIR/rego.wasm), validates the Cedar
+      policies against the schema, and decides every case with each engine under each
+      [oslo_policy] setting it names. Prints each failure (case, rule, settings, expected, got,
+      violations) and a summary. Exit status: 0 all passed, 1 failures, 2 usage error.
+
+  --engine rego|cedar|both   which engines to test (default both)
+  --require-opa              fail, rather than skip \`opa test\`, when the OPA CLI is missing
 `,
   token: `Usage: keystone-ts token inspect [--key-repository DIR] TOKEN
 
@@ -297,6 +312,21 @@ async function withDatabase<T>(config: Config, fn: (db: Awaited<ReturnType<typeo
   }
 }
 
+async function policyTest(parsed: Parsed, env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
+  const dir = parsed.positional[2];
+  if (!dir || parsed.positional.length > 3) throw new UsageError('usage: policy test [--engine rego|cedar|both] [--require-opa] DIR');
+  const engine = parsed.flags.get('engine')?.at(-1) ?? 'both';
+  const engines: Record<string, BundleEngine[]> = { rego: ['rego'], cedar: ['cedar'], both: ['rego', 'cedar'] };
+  if (!engines[engine]) throw new UsageError(`--engine must be rego, cedar or both, got ${JSON.stringify(engine)}`);
+  try {
+    const passed = await testBundle({ dir, engines: engines[engine]!, requireOpa: parsed.switches.has('require-opa'), env, out });
+    return passed ? 0 : 1;
+  } catch (error) {
+    if (error instanceof BundleUsageError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   let parsed: Parsed;
@@ -314,8 +344,10 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
       out(HELP[topic] ?? HELP['']!);
       return 0;
     }
-    const config = loadConfig({ configFiles: parsed.flags.get('config-file') ?? [], env });
     const sub = parsed.positional[1];
+    // Testing a bundle needs no configuration: it runs in an operator's CI, beside no keystone.conf.
+    if (command === 'policy' && sub === 'test') return await policyTest(parsed, env, out);
+    const config = loadConfig({ configFiles: parsed.flags.get('config-file') ?? [], env });
     switch (command) {
       case 'serve':
         await serve(config, parsed, env);
@@ -361,7 +393,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
       }
       case 'policy': {
         const file = parsed.positional[2];
-        if (sub !== 'load' || !file) throw new UsageError('usage: policy load [--name NAME] FILE');
+        if (sub !== 'load' || !file) throw new UsageError('usage: policy load [--name NAME] FILE | policy test [--engine rego|cedar|both] DIR');
         const overrides = parsePolicyFile(readFileSync(file, 'utf8'), file);
         // Built once here so a broken file is refused before any server sees it.
         await buildPolicyEngine({
