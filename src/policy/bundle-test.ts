@@ -80,6 +80,25 @@ export function extractFromTarGz(archive: Buffer, wanted: string): Buffer | unde
   return undefined;
 }
 
+/**
+ * The entrypoints scripts/policy-build.sh gives the shipped bundle: keystone/decision, and the
+ * decision of each area package (`users.rego`, package keystone.identity.users), which the engine
+ * asks directly. A file that is not such a package with a decision rule adds none, so a
+ * hand-written bundle needs only keystone/decision.
+ */
+function regoEntrypoints(regoDir: string): string[] {
+  const entrypoints = [REGO_DECISION_ENTRYPOINT];
+  for (const file of readdirSync(regoDir).sort()) {
+    const area = /^(.+)\.rego$/.exec(file)?.[1];
+    if (!area || area.endsWith('_test') || area === 'oslo' || area === 'keystone') continue;
+    const source = readFileSync(path.join(regoDir, file), 'utf8');
+    if (new RegExp(`^package keystone\\.identity\\.${area}\\s*$`, 'm').test(source) && /^decision\s*:?=/m.test(source)) {
+      entrypoints.push(`keystone/identity/${area}/decision`);
+    }
+  }
+  return entrypoints;
+}
+
 function indent(text: string): string {
   return text
     .trimEnd()
@@ -143,10 +162,10 @@ async function testRego(options: BundleTestOptions, cases: readonly DecisionCase
     const work = mkdtempSync(path.join(tmpdir(), 'kts-policy-test-'));
     try {
       const bundle = path.join(work, 'bundle.tar.gz');
-      // The same build as scripts/policy-build.sh: unit tests stay out of the Wasm policy.
+      // The same build as scripts/policy-build.sh: its entrypoints, unit tests left out.
       const build = spawnSync(
         opa.path,
-        ['build', '-t', 'wasm', '-e', REGO_DECISION_ENTRYPOINT, '--ignore', '*_test.rego', regoDir, '-o', bundle],
+        ['build', '-t', 'wasm', ...regoEntrypoints(regoDir).flatMap((e) => ['-e', e]), '--ignore', '*_test.rego', regoDir, '-o', bundle],
         { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
       );
       wasm = build.status === 0 ? extractFromTarGz(readFileSync(bundle), '/policy.wasm') : undefined;

@@ -13,7 +13,7 @@ import {
   runCases,
   settingName,
 } from '../../src/policy/decision-cases.js';
-import { loadDefaultPolicy } from '../../src/policy/defaults.js';
+import { loadPolicyRules } from '../../src/policy/defaults.js';
 import { buildCaseFiles, casesDirectory, pythonOracle } from '../../src/policy/generate-cases.js';
 import { createOsloEngine, type PolicyEngine } from '../../src/policy/pdp.js';
 import { credentialsFor } from '../../src/policy/policy-cases.js';
@@ -25,13 +25,13 @@ import { requireKeystonePython } from '../support/keystone-python.js';
  * every default rule × role set × token scope × own/foreign/None/missing target, under the four
  * [oslo_policy] settings. Every engine must give exactly those answers.
  */
-const rules = loadDefaultPolicy();
+const rules = loadPolicyRules();
 
 describe('policy/decision cases: every engine answers as oslo.policy does', function () {
   this.timeout(120_000);
   const cases = loadCaseDirectory(casesDirectory());
 
-  it('cover every default rule, under every setting, with both outcomes', () => {
+  it('cover every rule of the shipped bundles, under every setting, with both outcomes', () => {
     const actions = new Set(cases.map((c) => c.action));
     assert.deepEqual(rules.map((r) => r.name).filter((name) => !actions.has(name)), []);
     for (const settings of ALL_SETTINGS) {
