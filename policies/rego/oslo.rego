@@ -14,7 +14,8 @@ enforce_new_defaults := data.config.oslo_policy.enforce_new_defaults
 # Deprecated check strings are OR-ed into their rules while new defaults are not enforced.
 deprecated_rules_apply if not enforce_new_defaults
 
-# Python's str(): None, True and False by name, strings as they are, anything else as JSON.
+# Python's str(): None, True and False by name, strings as they are, numbers and lists as JSON.
+# An object is undefined: Keystone flattens the target to its leaves, so an object is a missing key.
 render(x) := "None" if {
 	x == null
 } else := "True" if {
@@ -23,7 +24,9 @@ render(x) := "None" if {
 	x == false
 } else := x if {
 	is_string(x)
-} else := json.marshal(x)
+} else := json.marshal(x) if {
+	not is_object(x)
+}
 
 # role:X: X is one of the token's role names, compared case-insensitively. The lower-cased
 # set is built once per decision, however many role checks a rule makes.

@@ -86,11 +86,13 @@ interface CompiledRule {
   readonly scopeTypes: readonly string[] | undefined;
 }
 
-/** Flattens nested objects into oslo's dotted keys: {target: {user: {id}}} → target.user.id. */
+/**
+ * Flattens nested objects into oslo's dotted keys: {target: {user: {id}}} → target.user.id, as
+ * Keystone's utils.flatten_dict does: only leaves get keys, so `%(target.user)s` is a missing key.
+ */
 function flatten(prefix: string, value: unknown, into: Record<string, unknown>): void {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     for (const [key, inner] of Object.entries(value)) flatten(prefix ? `${prefix}.${key}` : key, inner, into);
-    if (prefix) into[prefix] = value;
   } else if (prefix) {
     into[prefix] = value;
   }

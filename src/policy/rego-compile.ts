@@ -366,8 +366,9 @@ export function osloHelpersRego(): string {
       `default enforce_new_defaults := true\n\nenforce_new_defaults := ${config}.enforce_new_defaults\n\n` +
       `# Deprecated check strings are OR-ed into their rules while new defaults are not enforced.\n` +
       `deprecated_rules_apply if not enforce_new_defaults\n`,
-    `# Python's str(): None, True and False by name, strings as they are, anything else as JSON.\n` +
-      `render(x) := "None" if {\n\tx == null\n} else := "True" if {\n\tx == true\n} else := "False" if {\n\tx == false\n} else := x if {\n\tis_string(x)\n} else := json.marshal(x)\n`,
+    `# Python's str(): None, True and False by name, strings as they are, numbers and lists as JSON.\n` +
+      `# An object is undefined: Keystone flattens the target to its leaves, so an object is a missing key.\n` +
+      `render(x) := "None" if {\n\tx == null\n} else := "True" if {\n\tx == true\n} else := "False" if {\n\tx == false\n} else := x if {\n\tis_string(x)\n} else := json.marshal(x) if {\n\tnot is_object(x)\n}\n`,
     `# role:X: X is one of the token's role names, compared case-insensitively. The lower-cased\n` +
       `# set is built once per decision, however many role checks a rule makes.\n` +
       `_roles := {lower(role) | some role in input.credentials.roles}\n\n` +

@@ -120,6 +120,20 @@ describe('policy/overrides: an oslo policy file compiled onto every engine', () 
     await assert.rejects(buildPolicyEngine({ kind: 'cedar', rules, overrides, enforceScope: false, enforceNewDefaults: true }), /identity:get_region.*mixing text/);
   });
 
+  it('treats a target object as a missing key, as Keystone flattens targets to their leaves', async () => {
+    // A caller whose user_id is exactly what rendering the object would give: only the
+    // missing-key reading denies.
+    const [own] = casesForRule('identity:get_user', rules).filter((c) => c.label === 'project[] own');
+    assert.ok(own);
+    const input = { ...own.input, target: { user: { id: 'u-own' } }, credentials: { ...own.input.credentials, user_id: '{"id":"u-own"}' } };
+    for (const kind of ['oslo', 'rego', 'cedar'] as const) {
+      const objectKey = await buildPolicyEngine({ kind, rules, overrides: { 'identity:get_user': 'user_id:%(target.user)s' }, enforceScope: false, enforceNewDefaults: true });
+      assert.equal(objectKey.decide('identity:get_user', input).allow, false, kind);
+      const negated = await buildPolicyEngine({ kind, rules, overrides: { 'identity:get_user': 'not user_id:%(target.user)s' }, enforceScope: false, enforceNewDefaults: true });
+      assert.equal(negated.decide('identity:get_user', input).allow, true, kind);
+    }
+  });
+
   it('refuses a check that expands past the clause limit instead of slowing every decision', () => {
     // (a1 or b1) and (a2 or b2) and ... : 2^13 alternatives.
     const source = Array.from({ length: 13 }, (_, i) => `(role:a${i} or role:b${i})`).join(' and ');
