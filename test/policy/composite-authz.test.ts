@@ -10,21 +10,10 @@ import { createBundleStore } from '../../src/policy/bundles.js';
 import { loadPolicyRules } from '../../src/policy/defaults.js';
 import { casesForRule } from '../../src/policy/policy-cases.js';
 import { eventually } from '../support/cli.js';
-import { http, passwordAuth, startTestServer, type TestServer } from '../support/server.js';
+import { http, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 /** A rule that needs the user's role and the calling service's role at once (spec's service_roles). */
 const COMPOSITE = { 'identity:create_credential': 'role:member and service_roles:service' };
-
-async function userToken(server: TestServer, name: string, role: string): Promise<string> {
-  const { providers } = server.service;
-  const user = await providers.identity.createUser({ name, domain_id: 'default', password: `pw-${name}` });
-  const project = await providers.resource.findProjectByName('admin', 'default');
-  const found = await providers.assignments.findGlobalRoleByName(role);
-  await providers.assignments.grant('UserProject', user.id, project!.id, found!.id);
-  const login = await http(server.url, 'POST', '/v3/auth/tokens', { body: passwordAuth({ id: user.id }, `pw-${name}`, { project: { id: project!.id } }) });
-  assert.equal(login.status, 201, login.text);
-  return login.headers.get('x-subject-token')!;
-}
 
 for (const engine of ['rego', 'cedar', 'oslo'] as const) {
   describe(`composite authorization with X-Service-Token, ${engine} engine`, () => {
@@ -41,9 +30,9 @@ for (const engine of ['rego', 'cedar', 'oslo'] as const) {
       await migrateToLatest(db);
       logFile = path.join(tmpdir(), `kts-composite-${randomUUID()}.log`);
       server = await startTestServer(db, { 'keystone_ts.policy_engine': engine, 'keystone_ts.decision_log': logFile });
-      member = await userToken(server, 'composite-member', 'member');
-      service = await userToken(server, 'composite-service', 'service');
-      reader = await userToken(server, 'composite-reader', 'reader');
+      member = (await projectUserToken(server, 'composite-member', 'member')).token;
+      service = (await projectUserToken(server, 'composite-service', 'service')).token;
+      reader = (await projectUserToken(server, 'composite-reader', 'reader')).token;
       await createBundleStore(db).publish('default', 'oslo', JSON.stringify(COMPOSITE));
       await eventually('the bundle is in force', async () => ((await ask(member)).json?.allow === false ? true : undefined), { deadlineMs: 3_000, intervalMs: 50 });
     });

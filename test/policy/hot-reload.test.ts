@@ -7,19 +7,9 @@ import { migrateToLatest } from '../../src/db/migrate.js';
 import { createBundleStore } from '../../src/policy/bundles.js';
 import { describeEachDatabase } from '../support/databases.js';
 import { childEnv, eventually, runCli } from '../support/cli.js';
-import { adminLogin, http, passwordAuth, startTestServer, type TestServer } from '../support/server.js';
+import { adminLogin, http, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 const ADMINS_ONLY = JSON.stringify({ 'identity:get_auth_catalog': 'role:admin' });
-
-async function memberToken(server: TestServer, name: string): Promise<string> {
-  const { providers } = server.service;
-  const user = await providers.identity.createUser({ name, domain_id: 'default', password: 'pw-member' });
-  const project = await providers.resource.findProjectByName('admin', 'default');
-  const member = await providers.assignments.findGlobalRoleByName('member');
-  await providers.assignments.grant('UserProject', user.id, project!.id, member!.id);
-  const login = await http(server.url, 'POST', '/v3/auth/tokens', { body: passwordAuth({ id: user.id }, 'pw-member', { project: { id: project!.id } }) });
-  return login.headers.get('x-subject-token')!;
-}
 
 const catalogStatus = async (server: TestServer, token: string) => (await http(server.url, 'GET', '/v3/auth/catalog', { token })).status;
 
@@ -30,7 +20,7 @@ describeEachDatabase(`policy bundles reload without restart, ${engine} engine`, 
 
   before(async () => {
     server = await startTestServer(ctx.db(), { 'keystone_ts.policy_engine': engine });
-    member = await memberToken(server, `reload-member-${ctx.kind}`);
+    member = (await projectUserToken(server, `reload-member-${ctx.kind}`, 'member')).token;
   });
   after(async () => server?.close());
 
@@ -79,7 +69,7 @@ describe('policy reload from the policy file and the command line', function () 
     await migrateToLatest(db);
     const server = await startTestServer(db, { 'oslo_policy.policy_file': file });
     try {
-      const member = await memberToken(server, 'file-member');
+      const member = (await projectUserToken(server, 'file-member', 'member')).token;
       assert.equal(await catalogStatus(server, member), 200);
       writeFileSync(file, '"identity:get_auth_catalog": "role:admin"\n');
       await eventually('the edited file applies', async () => ((await catalogStatus(server, member)) === 403 ? true : undefined), { deadlineMs: 3000, intervalMs: 50 });

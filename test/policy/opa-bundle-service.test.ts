@@ -11,7 +11,7 @@ import { describeEachDatabase } from '../support/databases.js';
 import { eventually } from '../support/cli.js';
 import { OPA, requireOpa } from '../support/opa.js';
 import { freePort } from '../support/ports.js';
-import { adminLogin, http, passwordAuth, startTestServer, type TestServer } from '../support/server.js';
+import { adminLogin, http, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 /** The names in a tar archive (ustar headers), to check what a bundle carries. */
 function tarNames(archive: Buffer): string[] {
@@ -26,16 +26,6 @@ function tarNames(archive: Buffer): string[] {
   return names;
 }
 
-async function memberToken(server: TestServer): Promise<{ token: string; projectId: string }> {
-  const { providers } = server.service;
-  const user = await providers.identity.createUser({ name: 'bundle-member', domain_id: 'default', password: 'pw-member' });
-  const project = await providers.resource.findProjectByName('admin', 'default');
-  const member = await providers.assignments.findGlobalRoleByName('member');
-  await providers.assignments.grant('UserProject', user.id, project!.id, member!.id);
-  const login = await http(server.url, 'POST', '/v3/auth/tokens', { body: passwordAuth({ id: user.id }, 'pw-member', { project: { id: project!.id } }) });
-  return { token: login.headers.get('x-subject-token')!, projectId: project!.id };
-}
-
 describeEachDatabase('OPA bundle service: GET/PUT /v4/policy/bundles/{name}', (ctx) => {
   let server: TestServer;
   let projectAdmin: string;
@@ -47,7 +37,7 @@ describeEachDatabase('OPA bundle service: GET/PUT /v4/policy/bundles/{name}', (c
     server = await startTestServer(ctx.db());
     projectAdmin = (await adminLogin(server.url)).token;
     systemAdmin = (await adminLogin(server.url, { system: { all: true } })).token;
-    ({ token: member, projectId: memberProject } = await memberToken(server));
+    ({ token: member, projectId: memberProject } = await projectUserToken(server, 'bundle-member', 'member'));
   });
   after(async () => server?.close());
 

@@ -9,7 +9,7 @@ import { loadPolicyRules } from '../../src/policy/defaults.js';
 import { PolicySyntaxError } from '../../src/policy/oslo.js';
 import { createOsloEngine } from '../../src/policy/pdp.js';
 import { loadPolicyOverrides, parsePolicyFile } from '../../src/policy/policy-file.js';
-import { adminLogin, http, passwordAuth, startTestServer } from '../support/server.js';
+import { adminLogin, http, projectUserToken, startTestServer } from '../support/server.js';
 
 const SAMPLE_YAML = `# A policy.yaml as operators keep it
 #"identity:get_user": "rule:admin_required"
@@ -77,13 +77,8 @@ describe('operator policy files (oslo.policy YAML / JSON)', () => {
     it('tightens identity:get_auth_catalog to admins only', async () => {
       const server = await startTestServer(db, { 'oslo_policy.policy_file': path.join(dir, 'tight.yaml') });
       try {
-        const { providers } = server.service;
-        const user = await providers.identity.createUser({ name: 'catalog-reader', domain_id: 'default', password: 'pw-reader' });
-        const project = await providers.resource.findProjectByName('admin', 'default');
-        const member = await providers.assignments.findGlobalRoleByName('member');
-        await providers.assignments.grant('UserProject', user.id, project!.id, member!.id);
-        const login = await http(server.url, 'POST', '/v3/auth/tokens', { body: passwordAuth({ id: user.id }, 'pw-reader', { project: { id: project!.id } }) });
-        const denied = await http(server.url, 'GET', '/v3/auth/catalog', { token: login.headers.get('x-subject-token')! });
+        const member = await projectUserToken(server, 'catalog-reader', 'member');
+        const denied = await http(server.url, 'GET', '/v3/auth/catalog', { token: member.token });
         assert.equal(denied.status, 403);
         assert.equal(denied.json.error.message, 'You are not authorized to perform the requested action: identity:get_auth_catalog.');
         const { token } = await adminLogin(server.url);
