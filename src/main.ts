@@ -26,6 +26,7 @@ import { loadPolicyRules } from './policy/defaults.js';
 import { findPolicyFile, parsePolicyFile } from './policy/policy-file.js';
 import { createBundleStore, createPolicyHolder, POLICY_CHANNEL, type PolicyBundle, type PolicyHolder } from './policy/bundles.js';
 import { createResourceStore } from './resource/store.js';
+import { createResourceService } from './resource/service.js';
 import { createRevocationService } from './revoke/service.js';
 import { createRevokeStore } from './revoke/store.js';
 import { KeyRepository } from './token/key-repository.js';
@@ -34,6 +35,8 @@ import { createTokenProvider } from './token/provider.js';
 import { createHttpApp } from './api/http.js';
 import { createSchemaRegistry } from './api/validation.js';
 import { authRoutes } from './api/v3/auth.js';
+import { domainRoutes } from './api/v3/domains.js';
+import { projectRoutes } from './api/v3/projects.js';
 import { discoveryRoutes } from './api/discovery.js';
 import { authzRoutes, metricsRoutes } from './api/v4/authz.js';
 import { policyBundleRoutes } from './api/v4/policy-bundles.js';
@@ -103,8 +106,21 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     now,
     pruneAfterSeconds: config.token.expiration + config.revoke.expiration_buffer,
   });
+  const resourceService = createResourceService({
+    store: resource,
+    revoke,
+    now,
+    options: {
+      maxProjectTreeDepth: config.DEFAULT.max_project_tree_depth,
+      listLimit: config.resource.list_limit || config.DEFAULT.list_limit || null,
+      projectNameUrlSafe: config.resource.project_name_url_safe,
+      domainNameUrlSafe: config.resource.domain_name_url_safe,
+      federatedDomainName: config.federation.federated_domain_name,
+    },
+  });
   return {
     resource,
+    resourceService,
     assignments,
     assignment: createAssignmentService({ store: assignments }),
     catalogStore,
@@ -198,6 +214,7 @@ export async function createService(
       revision: () => policy.revision,
       metrics,
     });
+    const schemas = createSchemaRegistry();
     const app = createHttpApp({
       routes: [
         ...discoveryRoutes(),
@@ -213,10 +230,18 @@ export async function createService(
           assignment: providers.assignment,
           catalog: providers.catalog,
         }),
+        ...domainRoutes({ resource: providers.resourceService }),
+        ...projectRoutes({
+          resource: providers.resourceService,
+          schemas,
+          projectIdsForUser: async (userId) =>
+            new Set(await providers.assignments.projectIdsWithGrants(userId, await providers.identity.listGroupIds(userId))),
+          defaultDomainId: config.identity.default_domain_id,
+        }),
       ],
       tokens,
       policy: observedPolicy,
-      schemas: createSchemaRegistry(),
+      schemas,
       credentialsFor: createCredentialsBuilder((token) => tokens.isAdminProject(token)),
       publicEndpoint: config.DEFAULT.public_endpoint,
       maxRequestBodySize: config.oslo_middleware.max_request_body_size,

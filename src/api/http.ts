@@ -31,6 +31,8 @@ export interface RequestContext {
   readonly path: string;
   readonly params: Readonly<Record<string, string>>;
   readonly query: Readonly<Record<string, string | undefined>>;
+  /** The raw query string (no `?`), for Keystone's self links and repeated filters. */
+  readonly queryString: string;
   readonly headers: IncomingHttpHeaders;
   readonly body: unknown;
   /** `<scheme>://<host>[:port]` from [DEFAULT] public_endpoint or the request (spec 3.5). */
@@ -67,6 +69,8 @@ export interface Route {
   /** Schema id in schemas/ for the request body, applied to `bodyMember` when given. */
   readonly requestSchema?: string;
   readonly bodyMember?: string;
+  /** Validated in place of a missing `bodyMember`, as Keystone's `body.get(member, {})`. */
+  readonly bodyMemberDefault?: unknown;
   readonly statuses: readonly number[];
   /** Builds the policy target (entities, path values) the rule needs (spec 4.1). */
   readonly target?: (ctx: RequestContext) => Promise<Omit<PolicyInput, 'credentials'>>;
@@ -204,7 +208,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       body = await readJsonBody(req, deps.maxRequestBodySize);
       if (route.requestSchema) {
         if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError(INVALID_JSON_MESSAGE);
-        const member = route.bodyMember ? (body as Record<string, unknown>)[route.bodyMember] : body;
+        const member = route.bodyMember ? ((body as Record<string, unknown>)[route.bodyMember] ?? route.bodyMemberDefault) : body;
         if (member !== undefined) deps.schemas.validate(route.requestSchema, member);
       }
     }
@@ -214,6 +218,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       path: req.path,
       params: req.params as Record<string, string>,
       query: req.query as Record<string, string | undefined>,
+      queryString: req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '',
       headers: req.headers,
       body,
       baseUrl: baseUrlOf(req, deps.publicEndpoint),

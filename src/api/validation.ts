@@ -39,6 +39,12 @@ function jsonschemaMessage(error: ErrorObject, value: unknown): string {
       return `${describeValue(value)} is too long`;
     case 'minLength':
       return `${describeValue(value)} is too short`;
+    case 'maxItems':
+      return `${describeValue(value)} is too long`;
+    case 'uniqueItems':
+      return `${describeValue(value)} has non-unique elements`;
+    case 'minProperties':
+      return `${describeValue(value)} does not have enough properties`;
     case 'pattern':
       return `${describeValue(value)} does not match '${String(error.params['pattern'])}'`;
     default:

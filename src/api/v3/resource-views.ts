@@ -1,0 +1,95 @@
+import type { ListFilter } from '../../resource/service.js';
+import type { ProjectRecord } from '../../resource/store.js';
+import type { RequestContext } from '../http.js';
+
+/**
+ * What the domain and project routes share: Keystone's query parsing (build_driver_hints,
+ * query_filter_is_true), its member rendering (to_dict key order, `extra` merged on top) and its
+ * collection envelope (wrap_collection).
+ */
+
+/** The query's name/value pairs in order, repeated names included (werkzeug's args, multi=True). */
+export function queryPairs(ctx: RequestContext): [string, string][] {
+  return [...new URLSearchParams(ctx.queryString).entries()];
+}
+
+export function queryValue(ctx: RequestContext, name: string): string | undefined {
+  return new URLSearchParams(ctx.queryString).get(name) ?? undefined;
+}
+
+/** `?flag` and `?flag=anything` are true; only `?flag=0` (or no flag) is false. */
+export function queryFlag(ctx: RequestContext, name: string): boolean {
+  const params = new URLSearchParams(ctx.queryString);
+  return params.has(name) && params.get(name) !== '0';
+}
+
+/** Keystone's build_driver_hints: supported names exactly, or `name__[i]<comparator>`. */
+export function listFilters(ctx: RequestContext, supported: readonly string[]): ListFilter[] {
+  const filters: ListFilter[] = [];
+  for (const [key, value] of queryPairs(ctx)) {
+    if (supported.includes(key)) {
+      filters.push({ name: key, value, comparator: 'equals', caseSensitive: true });
+      continue;
+    }
+    for (const name of supported) {
+      if (!key.startsWith(`${name}__`)) continue;
+      let comparator = key.slice(name.length + 2);
+      let caseSensitive = true;
+      if (comparator.startsWith('i')) {
+        caseSensitive = false;
+        comparator = comparator.slice(1);
+      }
+      filters.push({ name, value, comparator, caseSensitive });
+    }
+  }
+  return filters;
+}
+
+/** The supported exact filters as given, for the policy's `filter_attr` (Keystone's filters=...). */
+export function filterAttr(ctx: RequestContext, supported: readonly string[]): Record<string, string> {
+  const attrs: Record<string, string> = {};
+  for (const [key, value] of queryPairs(ctx)) if (supported.includes(key)) attrs[key] = value;
+  return attrs;
+}
+
+export function projectDict(ref: ProjectRecord, options: { withExtraDict?: boolean } = {}): Record<string, unknown> {
+  return {
+    ...ref.extra,
+    id: ref.id,
+    name: ref.name,
+    domain_id: ref.domain_id,
+    description: ref.description,
+    enabled: ref.enabled,
+    parent_id: ref.parent_id,
+    is_domain: ref.is_domain,
+    tags: [...ref.tags],
+    // Keystone's update_project answers with to_dict(include_extra_dict=True): `extra` twice.
+    ...(options.withExtraDict ? { extra: { ...ref.extra } } : {}),
+    options: { ...ref.options },
+  };
+}
+
+/** A domain is its project with parent_id, domain_id, is_domain (and extra) removed. */
+export function domainDict(ref: ProjectRecord): Record<string, unknown> {
+  return {
+    ...ref.extra,
+    id: ref.id,
+    name: ref.name,
+    description: ref.description,
+    enabled: ref.enabled,
+    tags: [...ref.tags],
+    options: { ...ref.options },
+  };
+}
+
+export function withSelfLink(ctx: RequestContext, collection: string, dict: Record<string, unknown>): Record<string, unknown> {
+  const links = typeof dict['links'] === 'object' && dict['links'] !== null ? (dict['links'] as Record<string, unknown>) : {};
+  return { ...dict, links: { ...links, self: `${ctx.baseUrl}/v3/${collection}/${String(dict['id'])}` } };
+}
+
+/** Keystone's wrap_collection envelope: `links` {next, self (with the query), previous}, then `truncated`. */
+export function collection(ctx: RequestContext, key: string, members: Record<string, unknown>[], truncated: boolean): Record<string, unknown> {
+  const path = ctx.path.replace(/\/+$/, '');
+  const self = `${ctx.baseUrl}${path}${ctx.queryString ? `?${ctx.queryString}` : ''}`;
+  return { [key]: members, links: { next: null, self, previous: null }, ...(truncated ? { truncated: true } : {}) };
+}
