@@ -183,6 +183,32 @@ describe('python-openstackclient (the real `openstack` CLI) against keystone-ts'
     assert.ok(token.roles.some((r: { name: string }) => r.name === 'admin'));
   });
 
+  it('domain create / set --disable / delete and project create / list / show / delete', async () => {
+    const domain = await openstackJson(['domain', 'create', '--description', 'made by the CLI', 'cli-domain'], PROJECT_SCOPE);
+    assert.equal(domain.name, 'cli-domain');
+    assert.equal(domain.enabled, true);
+    const project = await openstackJson(['project', 'create', '--domain', 'cli-domain', '--description', 'p', '--tag', 't1', 'cli-project'], PROJECT_SCOPE);
+    assert.equal(project.name, 'cli-project');
+    assert.equal(project.domain_id, domain.id);
+    assert.equal(project.parent_id, domain.id);
+    const listed = await openstackJson(['project', 'list', '--domain', domain.id], PROJECT_SCOPE);
+    assert.deepEqual(listed.map((p: { Name: string }) => p.Name), ['cli-project']);
+    const shown = await openstackJson(['project', 'show', '--domain', 'cli-domain', 'cli-project'], PROJECT_SCOPE);
+    assert.equal(shown.id, project.id);
+    assert.deepEqual(shown.tags, ['t1']);
+    const deleted = await openstack(['project', 'delete', project.id], PROJECT_SCOPE);
+    assert.equal(deleted.code, 0, describeResult(deleted));
+    const enabled = await openstack(['domain', 'delete', domain.id], PROJECT_SCOPE);
+    assert.notEqual(enabled.code, 0, 'an enabled domain is not deleted');
+    assert.match(enabled.stderr, /disable it first/, describeResult(enabled));
+    const disable = await openstack(['domain', 'set', '--disable', domain.id], PROJECT_SCOPE);
+    assert.equal(disable.code, 0, describeResult(disable));
+    const gone = await openstack(['domain', 'delete', domain.id], PROJECT_SCOPE);
+    assert.equal(gone.code, 0, describeResult(gone));
+    const { token: admin } = await adminLogin(base);
+    assert.equal((await http(base, 'GET', `/v3/domains/${domain.id}`, { token: admin })).status, 404);
+  });
+
   it('a wrong password: non-zero exit, a 401 "requires authentication" message, no Python traceback', async () => {
     const result = await openstack(['token', 'issue', '-f', 'json'], PROJECT_SCOPE, { OS_PASSWORD: `${ADMIN_PASSWORD}-wrong` });
     assert.notEqual(result.code, 0, describeResult(result));
