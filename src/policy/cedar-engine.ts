@@ -56,6 +56,26 @@ interface ParsedPolicy {
   readonly json: cedar.PolicyJson;
 }
 
+/**
+ * Work a rebuild can reuse. A reload usually changes a few of Keystone's ~450 policies, and
+ * reverting to an earlier bundle changes none, so each policy text is converted and validated
+ * once per schema, and each per-action set preparsed once, whatever the number of reloads: a
+ * new bundle then takes effect in tens of milliseconds instead of most of a second. The cedar-wasm
+ * cache is per process and unbounded; these sets are cleared past a size no deployment reaches.
+ */
+const CACHE_LIMIT = 50_000;
+const jsonByText = new Map<string, cedar.PolicyJson>();
+const validatedBySchema = new Map<string, Set<string>>();
+const preparsedIds = new Set<string>();
+
+function remember<K, V>(map: Map<K, V>, key: K, value: V): V {
+  if (map.size >= CACHE_LIMIT) map.clear();
+  map.set(key, value);
+  return value;
+}
+
+const sha = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 32);
+
 /** Splits policy text into policies keyed by their `@id`, so diagnostics name them. */
 function policiesById(text: string): Map<string, ParsedPolicy> {
   const parts = cedar.policySetTextToParts(text);
@@ -63,11 +83,15 @@ function policiesById(text: string): Map<string, ParsedPolicy> {
   if (parts.policy_templates.length > 0) throw new CedarPolicyError('cedar policy templates are not supported');
   const byId = new Map<string, ParsedPolicy>();
   parts.policies.forEach((policy, i) => {
-    const json = cedar.policyToJson(policy);
-    if (json.type === 'failure') throw new CedarPolicyError(`cedar policy ${i} does not parse: ${describe(json.errors)}`);
-    const id = json.json.annotations?.['id'] ?? `policy${i}`;
+    let json = jsonByText.get(policy);
+    if (!json) {
+      const converted = cedar.policyToJson(policy);
+      if (converted.type === 'failure') throw new CedarPolicyError(`cedar policy ${i} does not parse: ${describe(converted.errors)}`);
+      json = remember(jsonByText, policy, converted.json);
+    }
+    const id = json.annotations?.['id'] ?? `policy${i}`;
     if (byId.has(id)) throw new CedarPolicyError(`two cedar policies have @id(${JSON.stringify(id)})`);
-    byId.set(id, { text: policy, json: json.json });
+    byId.set(id, { text: policy, json });
   });
   return byId;
 }
@@ -219,28 +243,41 @@ function attributesFor(creds: Credentials, plan: ActionPlan): Record<string, ced
  */
 export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
   const parsed = policiesById(options.policies);
-  const policies = Object.fromEntries([...parsed].map(([id, policy]) => [id, policy.text]));
-  const validation = cedar.validate({ schema: options.schema, policies: { staticPolicies: policies }, validationSettings: { mode: 'strict' } });
-  if (validation.type === 'failure') throw new CedarPolicyError(`cedar validation failed: ${describe(validation.errors)}`);
-  if (validation.validationErrors.length > 0) {
-    const details = validation.validationErrors.map((e) => `${e.policyId}: ${e.error.message}`).join('; ');
-    throw new CedarPolicyError(`cedar policies do not match the schema: ${details}`);
+  const schemaDigest = sha(options.schema);
+  // Strict validation judges each policy against the schema alone, so policies already
+  // validated against this very schema need not be judged again.
+  const validated = validatedBySchema.get(schemaDigest) ?? remember(validatedBySchema, schemaDigest, new Set<string>());
+  const unvalidated = Object.fromEntries([...parsed].filter(([, policy]) => !validated.has(policy.text)).map(([id, policy]) => [id, policy.text]));
+  if (Object.keys(unvalidated).length > 0) {
+    const validation = cedar.validate({ schema: options.schema, policies: { staticPolicies: unvalidated }, validationSettings: { mode: 'strict' } });
+    if (validation.type === 'failure') throw new CedarPolicyError(`cedar validation failed: ${describe(validation.errors)}`);
+    if (validation.validationErrors.length > 0) {
+      const details = validation.validationErrors.map((e) => `${e.policyId}: ${e.error.message}`).join('; ');
+      throw new CedarPolicyError(`cedar policies do not match the schema: ${details}`);
+    }
+    for (const text of Object.values(unvalidated)) validated.add(text);
   }
   const facts = schemaFacts(options.schema);
 
-  const digest = createHash('sha256').update(options.schema).update('\0').update(JSON.stringify(policies)).digest('hex').slice(0, 32);
-  const schemaName = `keystone-ts-schema-${digest}`;
-  const preparsedSchema = cedar.preparseSchema(schemaName, options.schema);
-  if (preparsedSchema.type === 'failure') throw new CedarPolicyError(`cedar schema: ${describe(preparsedSchema.errors)}`);
+  const schemaName = `keystone-ts-schema-${schemaDigest}`;
+  if (!preparsedIds.has(schemaName)) {
+    const preparsedSchema = cedar.preparseSchema(schemaName, options.schema);
+    if (preparsedSchema.type === 'failure') throw new CedarPolicyError(`cedar schema: ${describe(preparsedSchema.errors)}`);
+    preparsedIds.add(schemaName);
+  }
   // Cedar evaluates every policy of a set on each request (2 ms for Keystone's ~450), so each
   // action gets its own set holding only the policies that can match it (a few, ~0.1 ms).
   const plans = new Map<string, ActionPlan>();
   const allAttributes = [...Object.keys(CREDENTIAL_ATTRIBUTES), ...Object.values(TOKEN_ATTRIBUTES), 'scope'];
   for (const action of facts.actions.keys()) {
     const relevant = Object.fromEntries([...parsed].filter(([, policy]) => appliesTo(policy.json.action, action, facts)).map(([id, policy]) => [id, policy.text]));
-    const policySetId = `keystone-ts-policies-${digest}-${action}`;
-    const preparsed = cedar.preparsePolicySet(policySetId, { staticPolicies: relevant });
-    if (preparsed.type === 'failure') throw new CedarPolicyError(`cedar policies for ${action}: ${describe(preparsed.errors)}`);
+    const policySetId = `keystone-ts-policies-${sha(JSON.stringify(relevant))}`;
+    if (!preparsedIds.has(policySetId)) {
+      const preparsed = cedar.preparsePolicySet(policySetId, { staticPolicies: relevant });
+      if (preparsed.type === 'failure') throw new CedarPolicyError(`cedar policies for ${action}: ${describe(preparsed.errors)}`);
+      if (preparsedIds.size >= CACHE_LIMIT) preparsedIds.clear();
+      preparsedIds.add(policySetId);
+    }
     // Without the schema in the request, Cedar learns an action's groups (scope_types) only from
     // the action entity sent with it, so each action's entity is built once here.
     const parents = [...(facts.ancestors.get(action) ?? [])].map((id) => ({ type: 'Action', id }));
