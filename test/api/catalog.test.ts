@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describeEachDatabase } from '../support/databases.js';
-import { adminLogin, http, passwordAuth, startTestServer, type TestServer } from '../support/server.js';
+import { adminLogin, http, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 describeEachDatabase('/v3/regions, /v3/services, /v3/endpoints', (ctx) => {
   let server: TestServer;
@@ -12,15 +12,7 @@ describeEachDatabase('/v3/regions, /v3/services, /v3/endpoints', (ctx) => {
     server = await startTestServer(ctx.db(), { 'catalog.list_limit': '50' });
     base = server.url;
     admin = (await adminLogin(base)).token;
-    const { providers } = server.service;
-    const user = await providers.identity.createUser({ name: 'molly', domain_id: 'default', password: 'molly-pass' });
-    const project = await providers.resource.findProjectByName('admin', 'default');
-    const role = await providers.assignments.findGlobalRoleByName('member');
-    await providers.assignments.grant('UserProject', user.id, project!.id, role!.id);
-    const login = await http(base, 'POST', '/v3/auth/tokens', {
-      body: passwordAuth({ id: user.id }, 'molly-pass', { project: { id: project!.id } }),
-    });
-    member = login.headers.get('x-subject-token')!;
+    member = (await projectUserToken(server, 'molly', 'member')).token;
   });
   after(async () => server?.close());
 
