@@ -8,6 +8,7 @@ import type { Express } from 'express';
 import { createAssignmentService } from './assignment/service.js';
 import { createAssignmentStore } from './assignment/store.js';
 import { createAuthenticator } from './auth/authenticate.js';
+import { createCatalogAdmin } from './catalog/admin.js';
 import { createCatalogService } from './catalog/catalog.js';
 import { createCatalogStore } from './catalog/store.js';
 import { createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
@@ -37,6 +38,8 @@ import { createSchemaRegistry } from './api/validation.js';
 import { authRoutes } from './api/v3/auth.js';
 import { domainRoutes } from './api/v3/domains.js';
 import { projectRoutes } from './api/v3/projects.js';
+import { catalogRoutes } from './api/v3/catalog.js';
+import { endpointFilterRoutes } from './api/v3/endpoint-filter.js';
 import { discoveryRoutes } from './api/discovery.js';
 import { authzRoutes, metricsRoutes } from './api/v4/authz.js';
 import { policyBundleRoutes } from './api/v4/policy-bundles.js';
@@ -124,6 +127,7 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     assignments,
     assignment: createAssignmentService({ store: assignments }),
     catalogStore,
+    catalogAdmin: createCatalogAdmin({ store: catalogStore, projectExists: async (id) => (await resource.getProject(id)) !== undefined }),
     catalog: createCatalogService({
       store: catalogStore,
       changes,
@@ -238,6 +242,8 @@ export async function createService(
             new Set(await providers.assignments.projectIdsWithGrants(userId, await providers.identity.listGroupIds(userId))),
           defaultDomainId: config.identity.default_domain_id,
         }),
+        ...catalogRoutes({ admin: providers.catalogAdmin, listLimit: config.catalog.list_limit || config.DEFAULT.list_limit || null }),
+        ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
       ],
       tokens,
       policy: observedPolicy,

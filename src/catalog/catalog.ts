@@ -37,8 +37,30 @@ export function formatEndpointUrl(url: string, values: Readonly<Record<string, s
   return missing ? undefined : out;
 }
 
-function matchesGroupFilter(endpoint: EndpointRow, filters: Readonly<Record<string, unknown>>): boolean {
-  return Object.entries(filters).every(([key, value]) => (endpoint as unknown as Record<string, unknown>)[key] === value);
+/** An endpoint group's filters match when every key equals the endpoint's attribute (Keystone's get_endpoints_filtered_by_endpoint_group). */
+export function matchesGroupFilter(endpoint: EndpointRow, filters: Readonly<Record<string, unknown>>): boolean {
+  const attributes: Record<string, unknown> = { ...endpoint.extra, id: endpoint.id, interface: endpoint.interface, region_id: endpoint.region_id, service_id: endpoint.service_id, url: endpoint.url, enabled: endpoint.enabled };
+  return Object.entries(filters).every(([key, value]) => key in attributes && attributes[key] === value);
+}
+
+/**
+ * OS-EP-FILTER's endpoints for a project, in Keystone's order: direct associations to existing
+ * endpoints first, then every endpoint an associated group's filters select (disabled ones too).
+ */
+export function endpointsForProject<E extends EndpointRow>(
+  endpoints: readonly E[],
+  filter: { readonly endpointIds: readonly string[]; readonly groupFilters: readonly Readonly<Record<string, unknown>>[] },
+): E[] {
+  const byId = new Map(endpoints.map((e) => [e.id, e]));
+  const out = new Map<string, E>();
+  for (const id of filter.endpointIds) {
+    const endpoint = byId.get(id);
+    if (endpoint) out.set(id, endpoint);
+  }
+  for (const groupFilter of filter.groupFilters) {
+    for (const endpoint of endpoints) if (!out.has(endpoint.id) && matchesGroupFilter(endpoint, groupFilter)) out.set(endpoint.id, endpoint);
+  }
+  return [...out.values()];
 }
 
 export interface CatalogScope {
@@ -64,13 +86,14 @@ export function createCatalogService(deps: {
         entries(),
         scope.projectId ? projectFilter(scope.projectId) : undefined,
       ]);
-      let visible = endpoints.filter((e) => e.enabled);
-      if (filter && (filter.endpointIds.length > 0 || filter.groupFilters.length > 0)) {
-        const ids = new Set(filter.endpointIds);
-        visible = visible.filter((e) => ids.has(e.id) || filter.groupFilters.some((f) => matchesGroupFilter(e, f)));
-      } else if (filter && !deps.returnAllEndpointsIfNoFilter) {
-        visible = [];
-      }
+      // Keystone's get_v3_catalog: with project associations only those (enabled) endpoints
+      // show and services left without endpoints disappear; without any, the whole catalog
+      // or, with return_all_endpoints_if_no_filter=false, an empty one (domain and system
+      // tokens included, as they have no project to associate).
+      const associated = filter ? new Set(endpointsForProject(endpoints, filter).map((e) => e.id)) : new Set<string>();
+      const filtering = associated.size > 0;
+      if (!filtering && !deps.returnAllEndpointsIfNoFilter) return [];
+      const visible = endpoints.filter((e) => e.enabled && (!filtering || associated.has(e.id)));
       const values = {
         tenant_id: scope.projectId,
         project_id: scope.projectId,
@@ -95,6 +118,7 @@ export function createCatalogService(deps: {
             region: endpoint.region_id,
           });
         }
+        if (filtering && serviceEndpoints.length === 0) continue;
         const name = service.extra['name'];
         catalog.push({ endpoints: serviceEndpoints, id: service.id, type: service.type, name: typeof name === 'string' ? name : '' });
       }

@@ -216,4 +216,25 @@ describe('python-openstackclient (the real `openstack` CLI) against keystone-ts'
     assert.doesNotMatch(result.stderr + result.stdout, /Traceback/);
     assert.equal(result.stdout, '');
   });
+
+  it('region create, service create, endpoint create/list, then catalog list shows the new endpoint', async () => {
+    const region = await openstackJson(['region', 'create', '--description', 'second', 'RegionTwo'], PROJECT_SCOPE);
+    assert.equal(region.region, 'RegionTwo');
+    assert.equal(region.description, 'second');
+    const service = await openstackJson(['service', 'create', '--name', 'nova', '--description', 'Compute', 'compute'], PROJECT_SCOPE);
+    assert.equal(service.type, 'compute');
+    assert.equal(service.name, 'nova');
+    assert.equal(service.enabled, true);
+    const endpoint = await openstackJson(['endpoint', 'create', '--region', 'RegionTwo', 'nova', 'public', 'http://nova.example:8774/v2.1'], PROJECT_SCOPE);
+    assert.equal(endpoint.service_id, service.id);
+    assert.equal(endpoint.region, 'RegionTwo');
+    assert.equal(endpoint.interface, 'public');
+    const listed = await openstackJson(['endpoint', 'list', '--service', 'compute'], PROJECT_SCOPE);
+    assert.deepEqual(listed.map((e: { ID: string }) => e.ID), [endpoint.id]);
+    assert.equal(listed[0]['Service Name'], 'nova');
+    const catalog = await openstackJson(['catalog', 'list'], PROJECT_SCOPE);
+    const compute = catalog.find((entry: { Type: string }) => entry.Type === 'compute');
+    assert.ok(compute, JSON.stringify(catalog));
+    assert.match(JSON.stringify(compute.Endpoints), /nova\.example:8774/);
+  });
 });
