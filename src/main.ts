@@ -44,6 +44,7 @@ import { discoveryRoutes } from './api/discovery.js';
 import { authzRoutes, metricsRoutes } from './api/v4/authz.js';
 import { policyBundleRoutes } from './api/v4/policy-bundles.js';
 import { createBundleService, type BundleService } from './policy/bundle-service.js';
+import { opaDataRoutes } from './api/authz/opa-data.js';
 import { bootstrap, type BootstrapOptions } from './bootstrap/bootstrap.js';
 
 export type Log = (record: Record<string, unknown>) => void;
@@ -219,10 +220,13 @@ export async function createService(
       metrics,
     });
     const schemas = createSchemaRegistry();
+    const credentialsFor = createCredentialsBuilder((token) => tokens.isAdminProject(token));
+    const authzApi = { policy: observedPolicy, tokens, schemas, credentialsFor };
     const app = createHttpApp({
       routes: [
         ...discoveryRoutes(),
         ...authzRoutes({ policy: observedPolicy }),
+        ...opaDataRoutes(authzApi),
         ...metricsRoutes({ metrics }),
         ...policyBundleRoutes({ bundles }),
         ...authRoutes({
@@ -248,7 +252,7 @@ export async function createService(
       tokens,
       policy: observedPolicy,
       schemas,
-      credentialsFor: createCredentialsBuilder((token) => tokens.isAdminProject(token)),
+      credentialsFor,
       publicEndpoint: config.DEFAULT.public_endpoint,
       maxRequestBodySize: config.oslo_middleware.max_request_body_size,
       log: options.log,

@@ -66,6 +66,17 @@ export interface Route {
   readonly action: string | null;
   /** Whether a valid X-Auth-Token is required before the handler runs. */
   readonly authenticated: boolean;
+  /**
+   * Also accept `Authorization: Bearer <token>` when X-Auth-Token is absent: gateways and
+   * AuthZEN clients send that, and Envoy forwards it to ext_authz by default. Keystone's own
+   * routes never do, so a Keystone client sees Keystone's behaviour.
+   */
+  readonly bearerToken?: boolean;
+  /**
+   * False: the body is neither read nor parsed. Envoy's ext_authz check carries the original
+   * request's method and headers, but its body (if any) belongs to the protected service.
+   */
+  readonly readBody?: boolean;
   /** Schema id in schemas/ for the request body, applied to `bodyMember` when given. */
   readonly requestSchema?: string;
   readonly bodyMember?: string;
@@ -164,8 +175,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     next();
   });
 
-  async function authenticate(req: Request): Promise<Caller> {
-    const tokenText = req.headers['x-auth-token'];
+  async function authenticate(req: Request, route: Route): Promise<Caller> {
+    const tokenText = req.headers['x-auth-token'] ?? (route.bearerToken ? bearerToken(req.headers.authorization) : undefined);
     if (typeof tokenText !== 'string' || tokenText === '') throw new Unauthorized('no X-Auth-Token');
     let token: ValidatedToken;
     try {
@@ -204,7 +215,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   async function handle(route: Route, req: Request, res: Response): Promise<void> {
     const method = route.method;
     let body: unknown;
-    if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
+    if ((method === 'POST' || method === 'PUT' || method === 'PATCH') && route.readBody !== false) {
       body = await readJsonBody(req, deps.maxRequestBodySize);
       if (route.requestSchema) {
         if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError(INVALID_JSON_MESSAGE);
@@ -212,7 +223,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         if (member !== undefined) deps.schemas.validate(route.requestSchema, member);
       }
     }
-    const caller = route.authenticated ? await authenticate(req) : undefined;
+    const caller = route.authenticated ? await authenticate(req, route) : undefined;
     const ctx: RequestContext = {
       method,
       path: req.path,
@@ -263,6 +274,11 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.end(req.method === 'HEAD' ? undefined : text);
   });
   return app;
+}
+
+function bearerToken(authorization: string | undefined): string | undefined {
+  const match = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
+  return match?.[1];
 }
 
 function isHttpError(error: unknown): error is { status: number } {

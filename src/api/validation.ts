@@ -74,14 +74,17 @@ export function createSchemaRegistry(dir = projectPath('schemas')) {
   }
   return {
     has: (id: string) => compiled.has(id),
-    /** Throws Keystone's 400: `Invalid input for field '<path>': <jsonschema message>`. */
-    validate(id: string, value: unknown): void {
+    /**
+     * Throws Keystone's 400: `Invalid input for field '<path>': <jsonschema message>`. `at` is
+     * where `value` sits in the request body, for a member validated on its own.
+     */
+    validate(id: string, value: unknown, at = ''): void {
       const validate = compiled.get(id);
       if (!validate) throw new Error(`unknown schema ${id}`);
       if (validate(value)) return;
       const error = validate.errors![0]!;
       const message = jsonschemaMessage(error, valueAt(value, error.instancePath));
-      const field = error.instancePath.slice(1);
+      const field = [at, error.instancePath.slice(1)].filter((part) => part !== '').join('/');
       throw new ValidationError(field ? `Invalid input for field '${field}': ${message}` : message);
     },
   };

@@ -50,3 +50,42 @@ export function createCredentialsBuilder(isAdminProject: (token: ValidatedToken)
     return credentials;
   };
 }
+
+/**
+ * Credentials a trusted caller asserts instead of presenting a token (the OPA data API's
+ * `input.credentials`, an AuthZEN `user` subject), already checked against
+ * schemas/policy-credentials.json. What is left out is empty, so a rule that needs it fails
+ * closed; Keystone's token view is derived from the ids so that rules reading
+ * `token.domain.id` / `token.project.domain.id` decide as they do for a real token.
+ */
+export function assertedCredentials(asserted: Partial<Credentials> & { user_id: string }): Credentials {
+  const projectId = asserted.project_id ?? null;
+  const domainId = asserted.domain_id ?? null;
+  const projectDomainId = asserted.project_domain_id ?? null;
+  const userDomainId = asserted.user_domain_id ?? '';
+  return {
+    user_id: asserted.user_id,
+    user_domain_id: userDomainId,
+    project_id: projectId,
+    project_domain_id: projectDomainId,
+    domain_id: domainId,
+    system_scope: asserted.system_scope ?? null,
+    roles: asserted.roles ?? [],
+    role_ids: asserted.role_ids ?? [],
+    methods: asserted.methods ?? [],
+    audit_ids: asserted.audit_ids ?? [],
+    is_admin_project: asserted.is_admin_project ?? false,
+    trust_id: asserted.trust_id ?? null,
+    app_cred_id: asserted.app_cred_id ?? null,
+    identity_provider_id: asserted.identity_provider_id ?? null,
+    protocol_id: asserted.protocol_id ?? null,
+    service_user_id: asserted.service_user_id ?? null,
+    service_roles: asserted.service_roles ?? [],
+    token: asserted.token ?? {
+      user: { id: asserted.user_id, domain: { id: userDomainId } },
+      ...(domainId ? { domain: { id: domainId, name: '' } } : {}),
+      ...(projectId ? { project: { id: projectId, name: '', domain: { id: projectDomainId ?? '', name: '' } } } : {}),
+    },
+    is_admin: asserted.is_admin ?? false,
+  };
+}

@@ -70,6 +70,8 @@ export interface PolicyRule {
   readonly check_str: string;
   readonly scope_types?: readonly string[];
   readonly deprecated?: string;
+  /** The API operations the rule guards, `[method or methods, path template]`, as upstream documents them. */
+  readonly ops?: readonly (readonly [string | readonly string[], string])[];
 }
 
 export interface OsloEngineOptions {
