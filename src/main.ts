@@ -45,6 +45,7 @@ import { authzRoutes, metricsRoutes } from './api/v4/authz.js';
 import { policyBundleRoutes } from './api/v4/policy-bundles.js';
 import { createBundleService, type BundleService } from './policy/bundle-service.js';
 import { opaDataRoutes } from './api/authz/opa-data.js';
+import { authzenRoutes } from './api/authz/authzen.js';
 import { bootstrap, type BootstrapOptions } from './bootstrap/bootstrap.js';
 
 export type Log = (record: Record<string, unknown>) => void;
@@ -227,6 +228,7 @@ export async function createService(
         ...discoveryRoutes(),
         ...authzRoutes({ policy: observedPolicy }),
         ...opaDataRoutes(authzApi),
+        ...authzenRoutes(authzApi),
         ...metricsRoutes({ metrics }),
         ...policyBundleRoutes({ bundles }),
         ...authRoutes({
