@@ -46,6 +46,8 @@ import { policyBundleRoutes } from './api/v4/policy-bundles.js';
 import { createBundleService, type BundleService } from './policy/bundle-service.js';
 import { opaDataRoutes } from './api/authz/opa-data.js';
 import { authzenRoutes } from './api/authz/authzen.js';
+import { extAuthzRoutes } from './api/authz/ext-authz.js';
+import { createOperationMatcher } from './policy/operations.js';
 import { bootstrap, type BootstrapOptions } from './bootstrap/bootstrap.js';
 
 export type Log = (record: Record<string, unknown>) => void;
@@ -229,6 +231,7 @@ export async function createService(
         ...authzRoutes({ policy: observedPolicy }),
         ...opaDataRoutes(authzApi),
         ...authzenRoutes(authzApi),
+        ...extAuthzRoutes({ policy: observedPolicy, operations: createOperationMatcher(loadPolicyRules()) }),
         ...metricsRoutes({ metrics }),
         ...policyBundleRoutes({ bundles }),
         ...authRoutes({
