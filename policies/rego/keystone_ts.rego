@@ -8,6 +8,12 @@ rules["keystone_ts:get_policy_bundle"] := {"scope_types": ["system", "domain", "
 
 rules["keystone_ts:upload_policy_bundle"] := {"scope_types": ["system"], "requires": "keystone_ts:upload_policy_bundle requires role:admin and system_scope:all"}
 
+rules["keystone_ts:data_api"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:data_api requires rule:service_or_admin"}
+
+rules["keystone_ts:authzen"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:authzen requires rule:service_or_admin"}
+
+rules["keystone_ts:ext_authz"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:ext_authz requires "}
+
 default allow := false
 
 # allow: the action is in this area, the token's scope is accepted and the rule's check passes.
@@ -55,6 +61,21 @@ _check if {
 	keystone_ts_upload_policy_bundle
 }
 
+_check if {
+	input.action == "keystone_ts:data_api"
+	keystone_ts_data_api
+}
+
+_check if {
+	input.action == "keystone_ts:authzen"
+	keystone_ts_authzen
+}
+
+_check if {
+	input.action == "keystone_ts:ext_authz"
+	keystone_ts_ext_authz
+}
+
 # keystone_ts:authz_decision: (empty: always true)
 keystone_ts_authz_decision := true
 
@@ -72,3 +93,16 @@ keystone_ts_upload_policy_bundle if {
 	data.keystone.oslo.has_role("admin")
 	data.keystone.oslo.creds_match_1("system_scope", "all")
 }
+
+# keystone_ts:data_api: rule:service_or_admin
+keystone_ts_data_api if {
+	data.keystone.identity.common.service_or_admin
+}
+
+# keystone_ts:authzen: rule:service_or_admin
+keystone_ts_authzen if {
+	data.keystone.identity.common.service_or_admin
+}
+
+# keystone_ts:ext_authz: (empty: always true)
+keystone_ts_ext_authz := true
