@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describeEachDatabase } from '../support/databases.js';
-import { adminLogin, http, projectUserLogin, startTestServer, type TestServer } from '../support/server.js';
+import { adminLogin, http, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 const member = { type: 'user', id: 'u-member', properties: { user_domain_id: 'default', project_id: 'p1', project_domain_id: 'default', roles: ['member', 'reader'] } };
 const adminSubject = { ...member, id: 'u-admin', properties: { ...member.properties, roles: ['admin'] } };
@@ -14,8 +14,8 @@ describeEachDatabase('AuthZEN 1.0: POST /access/v1/evaluation(s)', (ctx) => {
 
   before(async () => {
     server = await startTestServer(ctx.db());
-    service = (await projectUserLogin(server, `authzen-service-${ctx.kind}`, 'service')).token;
-    plain = await projectUserLogin(server, `authzen-member-${ctx.kind}`, 'member');
+    service = (await projectUserToken(server, `authzen-service-${ctx.kind}`, 'service')).token;
+    plain = await projectUserToken(server, `authzen-member-${ctx.kind}`, 'member');
   });
   after(async () => server?.close());
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describeEachDatabase } from '../support/databases.js';
-import { adminLogin, http, projectUserLogin, startTestServer, type TestServer } from '../support/server.js';
+import { adminLogin, http, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 describeEachDatabase('Envoy ext_authz HTTP service: /v4/ext_authz/{path}', (ctx) => {
   let server: TestServer;
@@ -19,8 +19,8 @@ describeEachDatabase('Envoy ext_authz HTTP service: /v4/ext_authz/{path}', (ctx)
     writeFileSync(policyFile, JSON.stringify({ 'keystone_ts:ext_authz': 'role:reader or role:admin' }));
     server = await startTestServer(ctx.db(), { 'oslo_policy.policy_file': policyFile });
     admin = (await adminLogin(server.url)).token;
-    member = await projectUserLogin(server, `extauthz-member-${ctx.kind}`, 'member');
-    service = (await projectUserLogin(server, `extauthz-service-${ctx.kind}`, 'service')).token;
+    member = await projectUserToken(server, `extauthz-member-${ctx.kind}`, 'member');
+    service = (await projectUserToken(server, `extauthz-service-${ctx.kind}`, 'service')).token;
   });
   after(async () => {
     await server?.close();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { OPAClient } from '@open-policy-agent/opa';
 import { describeEachDatabase } from '../support/databases.js';
-import { adminLogin, http, projectUserLogin, startTestServer, type TestServer } from '../support/server.js';
+import { adminLogin, http, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 /** A caller-asserted subject: a member of project p1 in the default domain. */
 const memberCredentials = { user_id: 'u-member', user_domain_id: 'default', project_id: 'p1', project_domain_id: 'default', roles: ['member', 'reader'] };
@@ -16,8 +16,8 @@ describeEachDatabase('OPA data API: POST/GET /v1/data/{path}', (ctx) => {
   before(async () => {
     server = await startTestServer(ctx.db());
     admin = (await adminLogin(server.url)).token;
-    service = (await projectUserLogin(server, `opa-service-${ctx.kind}`, 'service')).token;
-    member = await projectUserLogin(server, `opa-member-${ctx.kind}`, 'member');
+    service = (await projectUserToken(server, `opa-service-${ctx.kind}`, 'service')).token;
+    member = await projectUserToken(server, `opa-member-${ctx.kind}`, 'member');
   });
   after(async () => server?.close());
 

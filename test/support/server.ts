@@ -142,6 +142,3 @@ export async function projectUserToken(server: TestServer, name: string, role: s
   if (login.status !== 201) throw new Error(`login of ${name} failed: ${login.status} ${login.text}`);
   return { token: login.headers.get('x-subject-token')!, userId: user.id, projectId: project.id };
 }
-
-/** The same helper under the name the authorization API tests use. */
-export const projectUserLogin = projectUserToken;
