@@ -3,10 +3,9 @@
  * project member reading their project, and a list call with a 20-role token. Each decision is
  * timed on its own (hrtime around one decide call), so p99 includes the GC pauses a server sees.
  */
-import { loadCedarBundle, createCedarEngine } from '../src/policy/cedar-engine.js';
 import { loadPolicyRules } from '../src/policy/defaults.js';
-import { createOsloEngine, type Credentials, type PolicyEngine, type PolicyInput } from '../src/policy/pdp.js';
-import { createRegoEngine, readDefaultRegoWasm } from '../src/policy/rego-engine.js';
+import { buildPolicyEngine } from '../src/policy/engines.js';
+import type { Credentials, PolicyEngine, PolicyInput } from '../src/policy/pdp.js';
 
 export interface PolicyCaseFigures {
   readonly p50_us: number;
@@ -79,13 +78,13 @@ export function policyBenchCases(): { name: string; action: string; input: Polic
   ];
 }
 
+/** Each engine as a deployment builds it (engines.ts), over Keystone's rules and no overrides. */
 export async function policyEngines(): Promise<Record<string, PolicyEngine>> {
-  const settings = { enforceScope: true, enforceNewDefaults: true };
-  return {
-    oslo: createOsloEngine({ defaults: loadPolicyRules(), ...settings }),
-    rego: await createRegoEngine({ wasm: readDefaultRegoWasm(), ...settings }),
-    cedar: createCedarEngine({ ...loadCedarBundle(), ...settings }),
-  };
+  const engines: Record<string, PolicyEngine> = {};
+  for (const kind of ['oslo', 'rego', 'cedar'] as const) {
+    engines[kind] = await buildPolicyEngine({ kind, rules: loadPolicyRules(), overrides: {}, enforceScope: true, enforceNewDefaults: true });
+  }
+  return engines;
 }
 
 function percentile(sorted: Float64Array, p: number): number {

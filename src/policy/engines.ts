@@ -6,6 +6,7 @@
  */
 import { compileCedar } from './cedar-compile.js';
 import { createCedarEngine, loadCedarBundle } from './cedar-engine.js';
+import { type Check, literalLeft, parseCheck } from './oslo.js';
 import { createOsloEngine, type PolicyEngine, type PolicyRule } from './pdp.js';
 import { compileRegoOverrides } from './rego-overrides.js';
 import { createRegoEngine, readDefaultRegoWasm } from './rego-engine.js';
@@ -38,6 +39,39 @@ export function applyOverrides(rules: readonly PolicyRule[], overrides: Readonly
   return out;
 }
 
+/**
+ * The credential members a rule set can read: the first segment of every generic check's left
+ * side, `roles` for role checks, and what the token scope is decided from.
+ */
+export function referencedCredentials(rules: readonly PolicyRule[], overrides: Readonly<Record<string, string>>): string[] {
+  const keys = new Set<string>(['system_scope', 'domain_id']);
+  const visit = (check: Check): void => {
+    switch (check.kind) {
+      case 'not':
+        visit(check.check);
+        break;
+      case 'and':
+      case 'or':
+        check.checks.forEach(visit);
+        break;
+      case 'role':
+        keys.add('roles');
+        break;
+      case 'generic':
+        if (!literalLeft(check.left)) keys.add(check.left.split('.')[0]!);
+        break;
+      default:
+        break;
+    }
+  };
+  for (const rule of rules) {
+    visit(parseCheck(rule.check_str));
+    if (rule.deprecated) visit(parseCheck(rule.deprecated));
+  }
+  for (const source of Object.values(overrides)) visit(parseCheck(source));
+  return [...keys].sort();
+}
+
 /** Compiled Wasm is read once per process; every rebuild reuses it. */
 let defaultWasm: Buffer | undefined;
 
@@ -52,7 +86,7 @@ export async function buildPolicyEngine(options: EngineBuildOptions): Promise<Po
       createOsloEngine({ defaults: options.rules, overrides: options.overrides, ...settings });
       defaultWasm ??= readDefaultRegoWasm();
       const overrides = compileRegoOverrides(options.rules, options.overrides, options.enforceNewDefaults);
-      return createRegoEngine({ wasm: defaultWasm, overrides, ...settings });
+      return createRegoEngine({ wasm: defaultWasm, overrides, credentialKeys: referencedCredentials(options.rules, options.overrides), ...settings });
     }
     case 'cedar': {
       createOsloEngine({ defaults: options.rules, overrides: options.overrides, ...settings });

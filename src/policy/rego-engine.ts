@@ -18,6 +18,11 @@ export interface RegoEngineOptions {
   readonly enforceNewDefaults: boolean;
   /** An operator's policy file compiled by compileRegoOverrides. */
   readonly overrides?: Readonly<Record<string, CompiledOverride>>;
+  /**
+   * The credential members the rule set reads (see referencedCredentials); the others are left
+   * out of the input, since parsing the input is most of the cost of a decision. All when unset.
+   */
+  readonly credentialKeys?: readonly string[];
 }
 
 /** The committed Wasm policy compiled from policies/rego. */
@@ -43,17 +48,26 @@ export function regoData(options: Pick<RegoEngineOptions, 'enforceScope' | 'enfo
 /**
  * The input document as JSON text. Credentials are serialized once per credentials object (they
  * live as long as their validated token), so a decision serializes only the request's own parts.
+ * `request` is left out: no oslo check can read it.
  */
-const credentialsJson = new WeakMap<Credentials, string>();
-function inputJson(action: string, input: PolicyInput): string {
-  let creds = credentialsJson.get(input.credentials);
-  if (creds === undefined) credentialsJson.set(input.credentials, (creds = JSON.stringify(input.credentials)));
-  let text = `{"action":${JSON.stringify(action)},"credentials":${creds}`;
-  for (const key of ['path', 'target', 'request_body', 'filter_attr', 'request'] as const) {
-    const value = input[key];
-    if (value !== undefined) text += `,"${key}":${JSON.stringify(value)}`;
-  }
-  return `${text}}`;
+function inputSerializer(credentialKeys: readonly string[] | undefined): (action: string, input: PolicyInput) => string {
+  const credentialsJson = new WeakMap<Credentials, string>();
+  const serializeCredentials = (creds: Credentials): string => {
+    if (!credentialKeys) return JSON.stringify(creds);
+    const picked: Record<string, unknown> = {};
+    for (const key of credentialKeys) if (key in creds) picked[key] = creds[key as keyof Credentials];
+    return JSON.stringify(picked);
+  };
+  return (action, input) => {
+    let creds = credentialsJson.get(input.credentials);
+    if (creds === undefined) credentialsJson.set(input.credentials, (creds = serializeCredentials(input.credentials)));
+    let text = `{"action":${JSON.stringify(action)},"credentials":${creds}`;
+    for (const key of ['path', 'target', 'request_body', 'filter_attr'] as const) {
+      const value = input[key];
+      if (value !== undefined) text += `,"${key}":${JSON.stringify(value)}`;
+    }
+    return `${text}}`;
+  };
 }
 
 const encoder = new TextEncoder();
@@ -72,6 +86,7 @@ export async function createRegoEngine(options: RegoEngineOptions): Promise<Poli
     throw new Error(`the Rego policy has no ${REGO_DECISION_ENTRYPOINT} entrypoint; rebuild it with scripts/policy-build.sh`);
   }
   policy.setData(regoData(options));
+  const inputJson = inputSerializer(options.credentialKeys);
   // Each area package has its own decision entrypoint: asking the action's package directly
   // evaluates one package instead of all thirty (the root one stays for unknown actions).
   const areaEntrypoints = new Map<string, number>();
