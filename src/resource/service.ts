@@ -1,3 +1,4 @@
+import type { ListFilter } from '../common/list-hints.js';
 import { Conflict, ForbiddenNotSecurity, NotFound, ValidationError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import type { RevocationService } from '../revoke/service.js';
@@ -25,13 +26,6 @@ export interface ResourceServiceDeps {
   readonly options: ResourceServiceOptions;
 }
 
-/** Keystone's list filters: exact `attr=v`, inexact `attr__[i]contains|startswith|endswith=v`. */
-export interface ListFilter {
-  readonly name: string;
-  readonly value: string;
-  readonly comparator: string;
-  readonly caseSensitive: boolean;
-}
 
 export interface TagFilters {
   readonly tags?: string;

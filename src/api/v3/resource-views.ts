@@ -1,4 +1,4 @@
-import type { ListFilter } from '../../resource/service.js';
+import { type ListFilter, readListFilters } from '../../common/list-hints.js';
 import type { ProjectRecord } from '../../resource/store.js';
 import type { RequestContext } from '../http.js';
 
@@ -23,26 +23,11 @@ export function queryFlag(ctx: RequestContext, name: string): boolean {
   return params.has(name) && params.get(name) !== '0';
 }
 
-/** Keystone's build_driver_hints: supported names exactly, or `name__[i]<comparator>`. */
+/** Keystone's build_driver_hints over the raw query string (repeated names included). */
 export function listFilters(ctx: RequestContext, supported: readonly string[]): ListFilter[] {
-  const filters: ListFilter[] = [];
-  for (const [key, value] of queryPairs(ctx)) {
-    if (supported.includes(key)) {
-      filters.push({ name: key, value, comparator: 'equals', caseSensitive: true });
-      continue;
-    }
-    for (const name of supported) {
-      if (!key.startsWith(`${name}__`)) continue;
-      let comparator = key.slice(name.length + 2);
-      let caseSensitive = true;
-      if (comparator.startsWith('i')) {
-        caseSensitive = false;
-        comparator = comparator.slice(1);
-      }
-      filters.push({ name, value, comparator, caseSensitive });
-    }
-  }
-  return filters;
+  const query: Record<string, string[]> = {};
+  for (const [key, value] of queryPairs(ctx)) (query[key] ??= []).push(value);
+  return readListFilters(query, supported);
 }
 
 /** The supported exact filters as given, for the policy's `filter_attr` (Keystone's filters=...). */
