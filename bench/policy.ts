@@ -123,6 +123,6 @@ export async function measurePolicy(options: { decisions: number; warmup: number
 
 // `node dist/bench/policy.js`: this stage alone.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const figures = await measurePolicy({ decisions: Number(process.env['BENCH_POLICY_DECISIONS'] ?? 20_000), warmup: 2_000 });
+  const figures = await measurePolicy({ decisions: Number(process.env['BENCH_POLICY_DECISIONS'] ?? 50_000), warmup: 5_000 });
   console.log(JSON.stringify(figures));
 }
