@@ -221,6 +221,7 @@ export async function createService(
       sampleRate: config.keystone_ts.decision_log_sample_rate,
       revision: () => policy.revision,
       metrics,
+      knownActions: new Set(loadPolicyRules().map((rule) => rule.name)),
     });
     const schemas = createSchemaRegistry();
     const credentialsFor = createCredentialsBuilder((token) => tokens.isAdminProject(token));

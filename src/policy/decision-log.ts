@@ -25,6 +25,12 @@ export interface DecisionLogOptions {
   readonly sampleRate: number;
   readonly revision: () => number;
   readonly metrics: Metrics;
+  /**
+   * Rule names that may label the decision metrics. Callers of the decision APIs choose action
+   * names, and each distinct label is a new Prometheus series: any other name is counted as
+   * `other`, so a caller cannot grow the metrics without bound (the log keeps the real name).
+   */
+  readonly knownActions?: ReadonlySet<string>;
   readonly random?: () => number;
   readonly now?: () => Date;
 }
@@ -41,7 +47,8 @@ export function observeDecisions(engine: PolicyEngine, options: DecisionLogOptio
       const started = process.hrtime.bigint();
       const decision = engine.decide(action, input);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      options.metrics.decisions.inc(action, decision.allow ? 'allow' : 'deny');
+      const label = !options.knownActions || options.knownActions.has(action) ? action : 'other';
+      options.metrics.decisions.inc(label, decision.allow ? 'allow' : 'deny');
       options.metrics.decisionLatency.observe(seconds);
       if (options.write && (!decision.allow || random() < options.sampleRate)) {
         options.write(
