@@ -11,10 +11,14 @@ opa="${OPA:-$PWD/.cache/bin/opa}"
 out="${1:-policies}"
 src="${2:-policies/rego}"
 mkdir -p "$out"
+# An area file (`users.rego`, package keystone.identity.users) with a decision rule adds its own
+# entrypoint; any other file adds none, so a hand-written bundle needs only keystone/decision.
+# `keystone-ts policy test` builds operator bundles through this script too.
 entrypoints=(-e keystone/decision)
 for file in "$src"/*.rego; do
   name="$(basename "$file" .rego)"
   case "$name" in *_test | oslo | keystone) continue ;; esac
+  grep -Eq "^package keystone\.identity\.${name}[[:space:]]*$" "$file" && grep -Eq '^decision[[:space:]]*:?=' "$file" || continue
   entrypoints+=(-e "keystone/identity/$name/decision")
 done
 # Unit tests (*_test.rego) stay out of the bundle; `opa test policies/rego` runs them.

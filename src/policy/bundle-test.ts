@@ -80,24 +80,6 @@ export function extractFromTarGz(archive: Buffer, wanted: string): Buffer | unde
   return undefined;
 }
 
-/**
- * The entrypoints scripts/policy-build.sh gives the shipped bundle: keystone/decision, and the
- * decision of each area package (`users.rego`, package keystone.identity.users), which the engine
- * asks directly. A file that is not such a package with a decision rule adds none, so a
- * hand-written bundle needs only keystone/decision.
- */
-function regoEntrypoints(regoDir: string): string[] {
-  const entrypoints = [REGO_DECISION_ENTRYPOINT];
-  for (const file of readdirSync(regoDir).sort()) {
-    const area = /^(.+)\.rego$/.exec(file)?.[1];
-    if (!area || area.endsWith('_test') || area === 'oslo' || area === 'keystone') continue;
-    const source = readFileSync(path.join(regoDir, file), 'utf8');
-    if (new RegExp(`^package keystone\\.identity\\.${area}\\s*$`, 'm').test(source) && /^decision\s*:?=/m.test(source)) {
-      entrypoints.push(`keystone/identity/${area}/decision`);
-    }
-  }
-  return entrypoints;
-}
 
 function indent(text: string): string {
   return text
@@ -161,14 +143,14 @@ async function testRego(options: BundleTestOptions, cases: readonly DecisionCase
     }
     const work = mkdtempSync(path.join(tmpdir(), 'kts-policy-test-'));
     try {
-      const bundle = path.join(work, 'bundle.tar.gz');
-      // The same build as scripts/policy-build.sh: its entrypoints, unit tests left out.
-      const build = spawnSync(
-        opa.path,
-        ['build', '-t', 'wasm', ...regoEntrypoints(regoDir).flatMap((e) => ['-e', e]), '--ignore', '*_test.rego', regoDir, '-o', bundle],
-        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-      );
-      wasm = build.status === 0 ? extractFromTarGz(readFileSync(bundle), '/policy.wasm') : undefined;
+      // The shipped bundle's own build (its entrypoints, unit tests left out), into a scratch directory.
+      // Relative to the project root, where the script runs: OPA records the paths it was given.
+      const build = spawnSync('bash', [projectPath('scripts', 'policy-build.sh'), work, path.relative(projectPath(), path.resolve(regoDir)) || '.'], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, OPA: opa.path },
+      });
+      wasm = build.status === 0 ? extractFromTarGz(readFileSync(path.join(work, 'bundle.tar.gz')), '/policy.wasm') : undefined;
       if (!wasm) {
         out(`FAIL [opa build] ${regoDir}\n${indent(`${build.stdout ?? ''}${build.stderr ?? ''}` || 'no policy.wasm in the bundle')}`);
         tally.problems += 1;
