@@ -43,6 +43,7 @@ import { endpointFilterRoutes } from './api/v3/endpoint-filter.js';
 import { discoveryRoutes } from './api/discovery.js';
 import { authzRoutes, metricsRoutes } from './api/v4/authz.js';
 import { policyBundleRoutes } from './api/v4/policy-bundles.js';
+import { revokeRoutes } from './api/v3/revoke.js';
 import { createBundleService, type BundleService } from './policy/bundle-service.js';
 import { opaDataRoutes } from './api/authz/opa-data.js';
 import { authzenRoutes } from './api/authz/authzen.js';
@@ -235,6 +236,7 @@ export async function createService(
         ...extAuthzRoutes({ policy: observedPolicy, operations: createOperationMatcher(loadPolicyRules()) }),
         ...metricsRoutes({ metrics }),
         ...policyBundleRoutes({ bundles }),
+        ...revokeRoutes({ revoke: providers.revoke }),
         ...authRoutes({
           authenticator,
           tokens,

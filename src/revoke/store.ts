@@ -67,7 +67,8 @@ export function createRevokeStore(db: Kysely<KeystoneDatabase>) {
           'issued_before', 'expires_at', 'revoked_at', 'audit_id', 'audit_chain_id',
         ])
         .orderBy('revoked_at');
-      if (since) query = query.where('revoked_at', '>=', since);
+      // Keystone's last_fetch: strictly after.
+      if (since) query = query.where('revoked_at', '>', since);
       return query.execute();
     },
   };
