@@ -4,7 +4,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describeEachDatabase } from '../support/databases.js';
-import { adminLogin, http, passwordAuth, startTestServer, type TestServer } from '../support/server.js';
+import { adminLogin, http, passwordAuth, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 interface LogLine {
   decision_id: string;
@@ -25,16 +25,7 @@ describeEachDatabase('POST /v4/authz/decision, the decision log and /metrics', (
   before(async () => {
     logFile = path.join(tmpdir(), `kts-decisions-${randomUUID()}.log`);
     server = await startTestServer(ctx.db(), { 'keystone_ts.decision_log': logFile });
-    const { providers } = server.service;
-    const member = await providers.identity.createUser({ name: `authz-member-${ctx.kind}`, domain_id: 'default', password: 'member-pass' });
-    memberId = member.id;
-    const project = await providers.resource.findProjectByName('admin', 'default');
-    const role = await providers.assignments.findGlobalRoleByName('member');
-    await providers.assignments.grant('UserProject', member.id, project!.id, role!.id);
-    const login = await http(server.url, 'POST', '/v3/auth/tokens', {
-      body: passwordAuth({ id: member.id }, 'member-pass', { project: { id: project!.id } }),
-    });
-    memberToken = login.headers.get('x-subject-token')!;
+    ({ token: memberToken, userId: memberId } = await projectUserToken(server, `authz-member-${ctx.kind}`, 'member'));
   });
   after(async () => {
     await server?.close();

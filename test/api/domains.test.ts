@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describeEachDatabase } from '../support/databases.js';
-import { adminLogin, http, passwordAuth, startTestServer, type TestServer } from '../support/server.js';
+import { adminLogin, http, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 describeEachDatabase('/v3/domains', (ctx) => {
   let server: TestServer;
@@ -17,19 +17,8 @@ describeEachDatabase('/v3/domains', (ctx) => {
 
   const call = (method: string, path: string, body?: unknown, token = admin) => http(base, method, path, { token, body });
 
-  async function memberToken(domainId = 'default', projectName = 'admin') {
-    const { providers } = server.service;
-    const name = `m-${Math.random().toString(36).slice(2, 10)}`;
-    const user = await providers.identity.createUser({ name, domain_id: domainId, password: 'pw-member-1' });
-    const project = await providers.resource.findProjectByName(projectName, domainId);
-    const member = await providers.assignments.findGlobalRoleByName('member');
-    await providers.assignments.grant('UserProject', user.id, project!.id, member!.id);
-    const res = await http(base, 'POST', '/v3/auth/tokens', {
-      body: passwordAuth({ id: user.id }, 'pw-member-1', { project: { id: project!.id } }),
-    });
-    assert.equal(res.status, 201, res.text);
-    return { token: res.headers.get('x-subject-token')!, user, project: project! };
-  }
+  let members = 0;
+  const memberToken = (where: { projectId?: string; domainId?: string } = {}) => projectUserToken(server, `m-domains-${(members += 1)}`, 'member', where);
 
   it('creates a domain with Keystone’s body: extras first, no domain_id/parent_id/is_domain, links last', async () => {
     const res = await call('POST', '/v3/domains', { domain: { name: ' d-create ', description: 'D', 'x-color': 'blue', tags: ['a'] } });
@@ -195,7 +184,7 @@ describeEachDatabase('/v3/domains', (ctx) => {
     const d = (await call('POST', '/v3/domains', { domain: { name: 'tokdom' } })).json.domain;
     const p = (await call('POST', '/v3/projects', { project: { name: 'tokproj', domain_id: d.id } })).json.project;
     assert.ok(p.id);
-    const { token } = await memberToken(d.id, 'tokproj');
+    const { token } = await memberToken({ domainId: d.id, projectId: p.id });
     assert.equal((await http(base, 'GET', '/v3/auth/tokens', { token: admin, subject: token })).status, 200);
     assert.equal((await call('GET', `/v3/projects/${p.id}`, undefined, token)).status, 200);
     assert.equal((await call('PATCH', `/v3/domains/${d.id}`, { domain: { enabled: false } })).status, 200);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describeEachDatabase } from '../support/databases.js';
-import { adminLogin, http, passwordAuth, startTestServer, type TestServer } from '../support/server.js';
+import { adminLogin, http, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 describeEachDatabase('/v3/projects', (ctx) => {
   let server: TestServer;
@@ -23,15 +23,8 @@ describeEachDatabase('/v3/projects', (ctx) => {
   };
   const names = (res: { json: { projects: { name: string }[] } }) => res.json.projects.map((p) => p.name).sort();
 
-  async function memberOn(projectId: string) {
-    const { providers } = server.service;
-    const user = await providers.identity.createUser({ name: `m-${Math.random().toString(36).slice(2, 10)}`, domain_id: 'default', password: 'pw-member-1' });
-    const member = await providers.assignments.findGlobalRoleByName('member');
-    await providers.assignments.grant('UserProject', user.id, projectId, member!.id);
-    const res = await http(base, 'POST', '/v3/auth/tokens', { body: passwordAuth({ id: user.id }, 'pw-member-1', { project: { id: projectId } }) });
-    assert.equal(res.status, 201, res.text);
-    return res.headers.get('x-subject-token')!;
-  }
+  let members = 0;
+  const memberOn = async (projectId: string) => (await projectUserToken(server, `m-projects-${(members += 1)}`, 'member', { projectId })).token;
 
   it('creates a top-level project in the default domain with Keystone’s body', async () => {
     const res = await call('POST', '/v3/projects', { project: { name: ' p-one ', foo: 'bar' } });

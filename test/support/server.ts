@@ -127,18 +127,24 @@ export async function adminLogin(base: string, scope: unknown = { project: { nam
 }
 
 /**
- * A new user in the default domain holding `role` on the bootstrapped admin project, logged in
- * with a token scoped to that project.
+ * A new user holding `role` on a project, logged in with a token scoped to it: by default a user
+ * of the default domain on the bootstrapped admin project; `projectId` and `domainId` (the
+ * user's domain) choose others.
  */
-export async function projectUserToken(server: TestServer, name: string, role: string): Promise<{ token: string; userId: string; projectId: string }> {
+export async function projectUserToken(
+  server: TestServer,
+  name: string,
+  role: string,
+  where: { projectId?: string; domainId?: string } = {},
+): Promise<{ token: string; userId: string; projectId: string }> {
   const { providers } = server.service;
   const password = `pw-${name}`;
-  const user = await providers.identity.createUser({ name, domain_id: 'default', password });
-  const project = await providers.resource.findProjectByName('admin', 'default');
+  const user = await providers.identity.createUser({ name, domain_id: where.domainId ?? 'default', password });
+  const projectId = where.projectId ?? (await providers.resource.findProjectByName('admin', 'default'))?.id;
   const found = await providers.assignments.findGlobalRoleByName(role);
-  if (!project || !found) throw new Error(`no admin project or no role ${role}: is the database bootstrapped?`);
-  await providers.assignments.grant('UserProject', user.id, project.id, found.id);
-  const login = await http(server.url, 'POST', '/v3/auth/tokens', { body: passwordAuth({ id: user.id }, password, { project: { id: project.id } }) });
+  if (!projectId || !found) throw new Error(`no admin project or no role ${role}: is the database bootstrapped?`);
+  await providers.assignments.grant('UserProject', user.id, projectId, found.id);
+  const login = await http(server.url, 'POST', '/v3/auth/tokens', { body: passwordAuth({ id: user.id }, password, { project: { id: projectId } }) });
   if (login.status !== 201) throw new Error(`login of ${name} failed: ${login.status} ${login.text}`);
-  return { token: login.headers.get('x-subject-token')!, userId: user.id, projectId: project.id };
+  return { token: login.headers.get('x-subject-token')!, userId: user.id, projectId };
 }
