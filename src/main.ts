@@ -24,6 +24,7 @@ import { observeDecisions } from './policy/decision-log.js';
 import { createMetrics, type Metrics } from './common/metrics.js';
 import { createCredentialsBuilder } from './policy/credentials.js';
 import { loadPolicyRules } from './policy/defaults.js';
+import type { PolicyRule } from './policy/pdp.js';
 import { findPolicyFile, parsePolicyFile } from './policy/policy-file.js';
 import { createBundleStore, createPolicyHolder, POLICY_CHANNEL, type PolicyBundle, type PolicyHolder } from './policy/bundles.js';
 import { createResourceStore } from './resource/store.js';
@@ -216,13 +217,16 @@ export async function createService(
     const metrics = createMetrics();
     const decisionLog = openDecisionLog(config.keystone_ts.decision_log);
     closers.unshift(decisionLog.close);
-    const { holder: policy, bundles } = await startPolicy(db, config, options.configFiles ?? [], metrics, options.log, closers);
+    // Keystone's rules and keystone-ts' own, read once: the engines, the metrics labels and the
+    // ext_authz route map all work from them.
+    const rules = loadPolicyRules();
+    const { holder: policy, bundles } = await startPolicy(db, config, rules, options.configFiles ?? [], metrics, options.log, closers);
     const observedPolicy = observeDecisions(policy, {
       write: decisionLog.write,
       sampleRate: config.keystone_ts.decision_log_sample_rate,
       revision: () => policy.revision,
       metrics,
-      knownActions: new Set(loadPolicyRules().map((rule) => rule.name)),
+      knownActions: new Set(rules.map((rule) => rule.name)),
     });
     const schemas = createSchemaRegistry();
     const credentialsFor = createCredentialsBuilder((token) => tokens.isAdminProject(token));
@@ -233,7 +237,7 @@ export async function createService(
         ...authzRoutes({ policy: observedPolicy }),
         ...opaDataRoutes(authzApi),
         ...authzenRoutes(authzApi),
-        ...extAuthzRoutes({ policy: observedPolicy, operations: createOperationMatcher(loadPolicyRules()) }),
+        ...extAuthzRoutes({ policy: observedPolicy, operations: createOperationMatcher(rules) }),
         ...metricsRoutes({ metrics }),
         ...policyBundleRoutes({ bundles }),
         ...revokeRoutes({ revoke: providers.revoke }),
@@ -318,12 +322,12 @@ export function openDecisionLog(target: string): { write?: (line: string) => voi
 async function startPolicy(
   db: Db,
   config: Config,
+  rules: readonly PolicyRule[],
   configFiles: readonly string[],
   metrics: Metrics,
   log: Log,
   closers: (() => Promise<void>)[],
 ): Promise<{ holder: PolicyHolder; bundles: BundleService }> {
-  const rules = loadPolicyRules();
   const bundles = createBundleStore(db);
   const policyFile = findPolicyFile(config.oslo_policy.policy_file, configFiles, config.oslo_policy.policy_file === DEFAULT_POLICY_FILE);
   const policyFileOverrides = () => (policyFile && existsSync(policyFile) ? parsePolicyFile(readFileSync(policyFile, 'utf8'), policyFile) : {});
