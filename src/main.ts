@@ -9,6 +9,8 @@ import { createAssignmentService } from './assignment/service.js';
 import { createAssignmentStore } from './assignment/store.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { createCatalogAdmin } from './catalog/admin.js';
+import { createEndpointPolicyService } from './endpoint-policy/service.js';
+import { createEndpointPolicyStore } from './endpoint-policy/store.js';
 import { createCatalogService } from './catalog/catalog.js';
 import { createCatalogStore } from './catalog/store.js';
 import { createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
@@ -34,12 +36,13 @@ import { createRevokeStore } from './revoke/store.js';
 import { KeyRepository } from './token/key-repository.js';
 import { TokenFormatter } from './token/formatter.js';
 import { createTokenProvider } from './token/provider.js';
-import { createHttpApp } from './api/http.js';
+import { createHttpApp, type Route } from './api/http.js';
 import { createSchemaRegistry } from './api/validation.js';
 import { authRoutes } from './api/v3/auth.js';
 import { domainRoutes } from './api/v3/domains.js';
 import { projectRoutes } from './api/v3/projects.js';
 import { catalogRoutes } from './api/v3/catalog.js';
+import { policyRoutes } from './api/v3/policies.js';
 import { endpointFilterRoutes } from './api/v3/endpoint-filter.js';
 import { discoveryRoutes } from './api/discovery.js';
 import { authzRoutes, metricsRoutes } from './api/v4/authz.js';
@@ -127,13 +130,15 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
       federatedDomainName: config.federation.federated_domain_name,
     },
   });
+  const catalogAdmin = createCatalogAdmin({ store: catalogStore, projectExists: async (id) => (await resource.getProject(id)) !== undefined });
   return {
     resource,
     resourceService,
     assignments,
     assignment: createAssignmentService({ store: assignments }),
     catalogStore,
-    catalogAdmin: createCatalogAdmin({ store: catalogStore, projectExists: async (id) => (await resource.getProject(id)) !== undefined }),
+    catalogAdmin,
+    endpointPolicy: createEndpointPolicyService({ store: createEndpointPolicyStore(db.kysely), catalog: catalogAdmin }),
     catalog: createCatalogService({
       store: catalogStore,
       changes,
@@ -149,6 +154,8 @@ export type Providers = ReturnType<typeof createProviders>;
 
 export interface Service {
   readonly app: Express;
+  /** The route table the app serves: validation, policy and documentation all read it. */
+  readonly routes: readonly Route[];
   readonly db: Db;
   readonly providers: Providers;
   readonly keys: KeyRepository;
@@ -231,36 +238,38 @@ export async function createService(
     const schemas = createSchemaRegistry();
     const credentialsFor = createCredentialsBuilder((token) => tokens.isAdminProject(token));
     const authzApi = { policy: observedPolicy, tokens, schemas, credentialsFor };
+    const routes: Route[] = [
+      ...discoveryRoutes(),
+      ...authzRoutes({ policy: observedPolicy }),
+      ...opaDataRoutes(authzApi),
+      ...authzenRoutes(authzApi),
+      ...extAuthzRoutes({ policy: observedPolicy, operations: createOperationMatcher(rules) }),
+      ...metricsRoutes({ metrics }),
+      ...policyBundleRoutes({ bundles }),
+      ...revokeRoutes({ revoke: providers.revoke }),
+      ...authRoutes({
+        authenticator,
+        tokens,
+        identity: providers.identity,
+        resource: providers.resource,
+        assignments: providers.assignments,
+        assignment: providers.assignment,
+        catalog: providers.catalog,
+      }),
+      ...domainRoutes({ resource: providers.resourceService }),
+      ...projectRoutes({
+        resource: providers.resourceService,
+        schemas,
+        projectIdsForUser: async (userId) =>
+          new Set(await providers.assignments.projectIdsWithGrants(userId, await providers.identity.listGroupIds(userId))),
+        defaultDomainId: config.identity.default_domain_id,
+      }),
+      ...catalogRoutes({ admin: providers.catalogAdmin, listLimit: config.catalog.list_limit || config.DEFAULT.list_limit || null }),
+      ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
+      ...policyRoutes({ policies: providers.endpointPolicy, listLimit: config.policy.list_limit || config.DEFAULT.list_limit || null }),
+    ];
     const app = createHttpApp({
-      routes: [
-        ...discoveryRoutes(),
-        ...authzRoutes({ policy: observedPolicy }),
-        ...opaDataRoutes(authzApi),
-        ...authzenRoutes(authzApi),
-        ...extAuthzRoutes({ policy: observedPolicy, operations: createOperationMatcher(rules) }),
-        ...metricsRoutes({ metrics }),
-        ...policyBundleRoutes({ bundles }),
-        ...revokeRoutes({ revoke: providers.revoke }),
-        ...authRoutes({
-          authenticator,
-          tokens,
-          identity: providers.identity,
-          resource: providers.resource,
-          assignments: providers.assignments,
-          assignment: providers.assignment,
-          catalog: providers.catalog,
-        }),
-        ...domainRoutes({ resource: providers.resourceService }),
-        ...projectRoutes({
-          resource: providers.resourceService,
-          schemas,
-          projectIdsForUser: async (userId) =>
-            new Set(await providers.assignments.projectIdsWithGrants(userId, await providers.identity.listGroupIds(userId))),
-          defaultDomainId: config.identity.default_domain_id,
-        }),
-        ...catalogRoutes({ admin: providers.catalogAdmin, listLimit: config.catalog.list_limit || config.DEFAULT.list_limit || null }),
-        ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
-      ],
+      routes,
       tokens,
       policy: observedPolicy,
       schemas,
@@ -272,6 +281,7 @@ export async function createService(
     });
     return {
       app,
+      routes,
       db,
       providers,
       keys,

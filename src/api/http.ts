@@ -80,7 +80,7 @@ export interface Route {
   /** Schema id in schemas/ for the request body, applied to `bodyMember` when given. */
   readonly requestSchema?: string;
   readonly bodyMember?: string;
-  /** Validated in place of a missing `bodyMember`, as Keystone's `body.get(member, {})`. */
+  /** Validated in place of a missing `bodyMember`; `{}` when not given, as Keystone's `body.get(member, {})`. */
   readonly bodyMemberDefault?: unknown;
   readonly statuses: readonly number[];
   /** Builds the policy target (entities, path values) the rule needs (spec 4.1). */
@@ -219,8 +219,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       body = await readJsonBody(req, deps.maxRequestBodySize);
       if (route.requestSchema) {
         if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError(INVALID_JSON_MESSAGE);
-        const member = route.bodyMember ? ((body as Record<string, unknown>)[route.bodyMember] ?? route.bodyMemberDefault) : body;
-        if (member !== undefined) deps.schemas.validate(route.requestSchema, member);
+        // A missing member is validated as Keystone's `body.get(member, {})`, unless the route says otherwise.
+        const fields = body as Record<string, unknown>;
+        const member = !route.bodyMember ? body : Object.hasOwn(fields, route.bodyMember) ? fields[route.bodyMember] : route.bodyMemberDefault === undefined ? {} : route.bodyMemberDefault;
+        deps.schemas.validate(route.requestSchema, member);
       }
     }
     const caller = route.authenticated ? await authenticate(req, route) : undefined;
