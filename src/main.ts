@@ -43,6 +43,9 @@ import { domainRoutes } from './api/v3/domains.js';
 import { projectRoutes } from './api/v3/projects.js';
 import { catalogRoutes } from './api/v3/catalog.js';
 import { policyRoutes } from './api/v3/policies.js';
+import { domainConfigRoutes } from './api/v3/domain-configs.js';
+import { createDomainConfigService } from './domain-config/service.js';
+import { createDomainConfigStore } from './domain-config/store.js';
 import { endpointFilterRoutes } from './api/v3/endpoint-filter.js';
 import { discoveryRoutes } from './api/discovery.js';
 import { authzRoutes, metricsRoutes } from './api/v4/authz.js';
@@ -139,6 +142,7 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     catalogStore,
     catalogAdmin,
     endpointPolicy: createEndpointPolicyService({ store: createEndpointPolicyStore(db.kysely), catalog: catalogAdmin }),
+    domainConfig: createDomainConfigService({ store: createDomainConfigStore(db.kysely), config }),
     catalog: createCatalogService({
       store: catalogStore,
       changes,
@@ -256,6 +260,8 @@ export async function createService(
         assignment: providers.assignment,
         catalog: providers.catalog,
       }),
+      // Before the domain routes: /v3/domains/config/default is not a domain called "config".
+      ...domainConfigRoutes({ configs: providers.domainConfig, resource: providers.resourceService }),
       ...domainRoutes({ resource: providers.resourceService }),
       ...projectRoutes({
         resource: providers.resourceService,
