@@ -268,3 +268,138 @@ describeEachDatabase('/v3/users', (ctx) => {
     assert.equal(badProtocol.json.error.message, 'Could not find federated protocol oidc for Identity Provider: idp-1.');
   });
 });
+
+describeEachDatabase('POST /v3/users/{user_id}/password and [security_compliance]', (ctx) => {
+  const servers: TestServer[] = [];
+  const serve = async (settings: Record<string, string>) => {
+    const server = await startTestServer(ctx.db(), settings);
+    servers.push(server);
+    return { server, admin: (await adminLogin(server.url)).token };
+  };
+  after(async () => {
+    for (const server of servers) await server.close();
+  });
+  let users = 0;
+  const newUser = async (s: { server: TestServer; admin: string }, password: string, extra: Record<string, unknown> = {}) => {
+    const res = await http(s.server.url, 'POST', '/v3/users', { token: s.admin, body: { user: { name: `pw-user-${(users += 1)}`, password, ...extra } } });
+    assert.equal(res.status, 201, res.text);
+    return res.json.user as { id: string; password_expires_at: string | null };
+  };
+  const change = (s: { server: TestServer }, id: string, original: string, password: string) =>
+    http(s.server.url, 'POST', `/v3/users/${id}/password`, { body: { user: { original_password: original, password } } });
+  const login = (s: { server: TestServer }, id: string, password: string) => http(s.server.url, 'POST', '/v3/auth/tokens', { body: passwordAuth({ id }, password) });
+
+  it('changes the password without a token, ends the old tokens, and refuses a wrong original', async function () {
+    this.timeout(30_000);
+    const s = await serve({ 'security_compliance.lockout_failure_attempts': '2', 'security_compliance.lockout_duration': '600' });
+    const u = await newUser(s, 'pw-original');
+    const old = (await login(s, u.id, 'pw-original')).headers.get('x-subject-token')!;
+    assert.equal((await change(s, u.id, 'pw-original', 'pw-changed')).status, 204);
+    assert.equal((await http(s.server.url, 'GET', '/v3/auth/tokens', { token: s.admin, subject: old })).status, 404);
+    assert.equal((await login(s, u.id, 'pw-original')).status, 401);
+    assert.equal((await login(s, u.id, 'pw-changed')).status, 201);
+    const missing = await http(s.server.url, 'POST', `/v3/users/${u.id}/password`, { body: { user: { password: 'x' } } });
+    assert.equal(missing.status, 400);
+    assert.equal(missing.json.error.message, "'original_password' is a required property");
+    const extra = await http(s.server.url, 'POST', `/v3/users/${u.id}/password`, { body: { user: { password: 'x', original_password: 'y', other: 1 } } });
+    assert.equal(extra.status, 400);
+    const wrong = await change(s, u.id, 'not-it', 'pw-other');
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.json.error.message, 'The request you have made requires authentication.');
+    assert.equal((await change(s, 'no-such-user', 'x', 'y')).status, 401);
+    // The second wrong original locks the account: even the right password fails now.
+    assert.equal((await change(s, u.id, 'not-it', 'pw-other')).status, 401);
+    assert.equal((await login(s, u.id, 'pw-changed')).status, 401);
+    assert.equal((await change(s, u.id, 'pw-changed', 'pw-other')).status, 401);
+  });
+
+  it('unique_last_password_count refuses the last N passwords', async () => {
+    const s = await serve({ 'security_compliance.unique_last_password_count': '2' });
+    const u = await newUser(s, 'pw-a1');
+    assert.equal((await change(s, u.id, 'pw-a1', 'pw-b2')).status, 204);
+    const again = await change(s, u.id, 'pw-b2', 'pw-a1');
+    assert.equal(again.status, 400);
+    assert.equal(
+      again.json.error.message,
+      'The new password cannot be identical to a previous password. The total number which includes the new password must be unique is 2.',
+    );
+    assert.equal((await change(s, u.id, 'pw-b2', 'pw-b2')).status, 400);
+    assert.equal((await change(s, u.id, 'pw-b2', 'pw-c3')).status, 204);
+    // pw-a1 has left the window of the last two.
+    assert.equal((await change(s, u.id, 'pw-c3', 'pw-a1')).status, 204);
+  });
+
+  it('minimum_password_age applies to self-service passwords only', async () => {
+    const s = await serve({ 'security_compliance.minimum_password_age': '1' });
+    const u = await newUser(s, 'pw-admin-set');
+    assert.equal((await change(s, u.id, 'pw-admin-set', 'pw-self-1')).status, 204);
+    const tooSoon = await change(s, u.id, 'pw-self-1', 'pw-self-2');
+    assert.equal(tooSoon.status, 400);
+    assert.equal(
+      tooSoon.json.error.message,
+      'You cannot change your password at this time due to the minimum password age. Once you change your password, it must be used for 1 day(s) before it can be changed. Please try again in 0 day(s) or contact your administrator to reset your password.',
+    );
+    assert.equal((await http(s.server.url, 'PATCH', `/v3/users/${u.id}`, { token: s.admin, body: { user: { password: 'pw-admin-2' } } })).status, 200);
+    assert.equal((await change(s, u.id, 'pw-admin-2', 'pw-self-2')).status, 204);
+  });
+
+  it('password_regex applies to create, update and change with its description', async () => {
+    const s = await serve({
+      'security_compliance.password_regex': '^(?=.*\\d)(?=.*[a-zA-Z]).{7,}$',
+      'security_compliance.password_regex_description': 'at least 7 characters, one letter and one digit',
+    });
+    const message = 'The password does not match the requirements: at least 7 characters, one letter and one digit.';
+    const created = await http(s.server.url, 'POST', '/v3/users', { token: s.admin, body: { user: { name: 'regex-user', password: 'short' } } });
+    assert.equal(created.status, 400);
+    assert.equal(created.json.error.message, message);
+    const u = await newUser(s, 'good-pass-1');
+    const patched = await http(s.server.url, 'PATCH', `/v3/users/${u.id}`, { token: s.admin, body: { user: { password: 'nodigits' } } });
+    assert.equal(patched.json.error.message, message);
+    const changed = await change(s, u.id, 'good-pass-1', 'nodigits');
+    assert.equal(changed.status, 400);
+    assert.equal(changed.json.error.message, message);
+    assert.equal((await change(s, u.id, 'good-pass-1', 'good-pass-2')).status, 204);
+  });
+
+  it('password_expires_days sets expiry on new passwords, except with ignore_password_expiry', async () => {
+    const s = await serve({ 'security_compliance.password_expires_days': '5' });
+    const before = Date.now();
+    const u = await newUser(s, 'pw-expires');
+    const expires = new Date(`${u.password_expires_at}Z`).getTime();
+    assert.ok(Math.abs(expires - (before + 5 * 86_400_000)) < 5_000, u.password_expires_at!);
+    assert.equal((await change(s, u.id, 'pw-expires', 'pw-expires-2')).status, 204);
+    const shown = await http(s.server.url, 'GET', `/v3/users/${u.id}`, { token: s.admin });
+    assert.ok(new Date(`${shown.json.user.password_expires_at}Z`).getTime() >= expires);
+    const exempt = await http(s.server.url, 'PATCH', `/v3/users/${u.id}`, { token: s.admin, body: { user: { password: 'pw-expires-3', options: { ignore_password_expiry: true } } } });
+    assert.equal(exempt.json.user.password_expires_at, null);
+  });
+
+  it('change_password_upon_first_use makes the user change an admin-set password', async () => {
+    const s = await serve({ 'security_compliance.change_password_upon_first_use': 'true' });
+    const u = await newUser(s, 'pw-first');
+    assert.notEqual(u.password_expires_at, null);
+    const expired = await login(s, u.id, 'pw-first');
+    assert.equal(expired.status, 401);
+    assert.equal(expired.json.error.message, `The password is expired and needs to be changed for user: ${u.id}.`);
+    // An expired password still proves the user's identity for the change.
+    assert.equal((await change(s, u.id, 'pw-first', 'pw-mine')).status, 204);
+    assert.equal((await login(s, u.id, 'pw-mine')).status, 201);
+    const exempt = await http(s.server.url, 'PATCH', `/v3/users/${u.id}`, {
+      token: s.admin,
+      body: { user: { password: 'pw-reset', options: { ignore_change_password_upon_first_use: true } } },
+    });
+    assert.equal(exempt.json.user.password_expires_at, null);
+    assert.equal((await login(s, u.id, 'pw-reset')).status, 201);
+  });
+
+  it('lock_password refuses self-service changes', async () => {
+    const s = await serve({});
+    const u = await newUser(s, 'pw-locked', { options: { lock_password: true } });
+    const res = await change(s, u.id, 'pw-locked', 'pw-unlocked');
+    assert.equal(res.status, 400);
+    assert.equal(
+      res.json.error.message,
+      'You cannot change your password at this time due to password policy disallowing password changes. Please contact your administrator to reset your password.',
+    );
+  });
+});
