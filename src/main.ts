@@ -20,6 +20,7 @@ import { openDatabase, type Db } from './db/database.js';
 import { ensureChangeTriggers } from './db/change-triggers.js';
 import { createIdentityService, type IdentityService } from './identity/service.js';
 import { createIdentityStore } from './identity/store.js';
+import { createGroupStore } from './identity/group-store.js';
 import type { PasswordHashOptions } from './identity/password-hash.js';
 import { buildPolicyEngine } from './policy/engines.js';
 import { observeDecisions } from './policy/decision-log.js';
@@ -41,6 +42,8 @@ import { createSchemaRegistry } from './api/validation.js';
 import { authRoutes } from './api/v3/auth.js';
 import { domainRoutes } from './api/v3/domains.js';
 import { projectRoutes } from './api/v3/projects.js';
+import { userRoutes } from './api/v3/users.js';
+import { groupRoutes } from './api/v3/groups.js';
 import { catalogRoutes } from './api/v3/catalog.js';
 import { policyRoutes } from './api/v3/policies.js';
 import { domainConfigRoutes } from './api/v3/domain-configs.js';
@@ -109,17 +112,21 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
   const resource = createResourceStore(db.kysely);
   const assignments = createAssignmentStore(db.kysely);
   const catalogStore = createCatalogStore(db.kysely);
-  const identity: IdentityService = createIdentityService({
-    store: createIdentityStore(db.kysely),
-    passwordHashing: passwordHashOptions(config),
-    compliance: config.security_compliance,
-    now,
-  });
   const revoke = createRevocationService({
     store: createRevokeStore(db.kysely),
     changes,
     now,
     pruneAfterSeconds: config.token.expiration + config.revoke.expiration_buffer,
+  });
+  const identity: IdentityService = createIdentityService({
+    store: createIdentityStore(db.kysely),
+    groups: createGroupStore(db.kysely),
+    revoke,
+    resource,
+    passwordHashing: passwordHashOptions(config),
+    compliance: config.security_compliance,
+    listLimit: config.identity.list_limit || config.DEFAULT.list_limit || null,
+    now,
   });
   const resourceService = createResourceService({
     store: resource,
@@ -270,6 +277,16 @@ export async function createService(
           new Set(await providers.assignments.projectIdsWithGrants(userId, await providers.identity.listGroupIds(userId))),
         defaultDomainId: config.identity.default_domain_id,
       }),
+      ...userRoutes({
+        identity: providers.identity,
+        projectsForUser: async (userId) => {
+          const ids = await providers.assignments.projectIdsWithGrants(userId, await providers.identity.listGroupIds(userId));
+          const projects = await Promise.all(ids.map((id) => providers.resourceService.getAny(id).catch(() => undefined)));
+          return projects.filter((p) => p !== undefined).sort((a, b) => a.id.localeCompare(b.id));
+        },
+        defaultDomainId: config.identity.default_domain_id,
+      }),
+      ...groupRoutes({ identity: providers.identity, defaultDomainId: config.identity.default_domain_id }),
       ...catalogRoutes({ admin: providers.catalogAdmin, listLimit: config.catalog.list_limit || config.DEFAULT.list_limit || null }),
       ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
       ...policyRoutes({ policies: providers.endpointPolicy, listLimit: config.policy.list_limit || config.DEFAULT.list_limit || null }),
