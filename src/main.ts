@@ -7,6 +7,8 @@ import path from 'node:path';
 import type { Express } from 'express';
 import { createAssignmentService } from './assignment/service.js';
 import { createAssignmentStore } from './assignment/store.js';
+import { createAssignmentAdmin } from './assignment/admin.js';
+import { createGroupReads } from './identity/group-reads.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { createCatalogAdmin } from './catalog/admin.js';
 import { createEndpointPolicyService } from './endpoint-policy/service.js';
@@ -44,6 +46,9 @@ import { domainRoutes } from './api/v3/domains.js';
 import { projectRoutes } from './api/v3/projects.js';
 import { userRoutes } from './api/v3/users.js';
 import { groupRoutes } from './api/v3/groups.js';
+import { roleRoutes } from './api/v3/roles.js';
+import { grantRoutes } from './api/v3/grants.js';
+import { roleAssignmentRoutes } from './api/v3/role-assignments.js';
 import { catalogRoutes } from './api/v3/catalog.js';
 import { policyRoutes } from './api/v3/policies.js';
 import { domainConfigRoutes } from './api/v3/domain-configs.js';
@@ -140,11 +145,32 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
       federatedDomainName: config.federation.federated_domain_name,
     },
   });
+  const groupReads = createGroupReads(db.kysely);
+  const userRef = async (id: string) => {
+    const user = await identity.getUser(id);
+    return user && { id: user.id, name: user.name, domain_id: user.domain_id, enabled: user.enabled };
+  };
+  const assignmentAdmin = createAssignmentAdmin({
+    store: assignments,
+    getProject: (id) => resourceService.getAny(id).catch(() => undefined),
+    getDomain: (id) => resourceService.getDomain(id).catch(() => undefined),
+    parentsOf: (project) => resourceService.parentsOf(project),
+    subtreeOf: (id) => resourceService.subtreeOf(id),
+    projectsInDomain: (domainId) => resource.listRecords({ isDomain: false, equals: { domain_id: domainId } }),
+    getUser: userRef,
+    getGroup: groupReads.getGroup,
+    groupIdsOfUser: (userId) => identity.listGroupIds(userId),
+    userIdsInGroup: groupReads.listUserIdsInGroup,
+    options: { prohibitedImpliedRoles: config.assignment.prohibited_implied_role },
+  });
   const catalogAdmin = createCatalogAdmin({ store: catalogStore, projectExists: async (id) => (await resource.getProject(id)) !== undefined });
   return {
     resource,
     resourceService,
     assignments,
+    assignmentAdmin,
+    groupReads,
+    userRef,
     assignment: createAssignmentService({ store: assignments }),
     catalogStore,
     catalogAdmin,
@@ -287,6 +313,15 @@ export async function createService(
         defaultDomainId: config.identity.default_domain_id,
       }),
       ...groupRoutes({ identity: providers.identity, defaultDomainId: config.identity.default_domain_id }),
+      ...roleRoutes({ roles: providers.assignmentAdmin, listLimit: config.role.list_limit || config.DEFAULT.list_limit || null }),
+      ...grantRoutes({
+        assignments: providers.assignmentAdmin,
+        getProject: (id) => providers.resourceService.getAny(id).catch(() => undefined),
+        getDomain: (id) => providers.resourceService.getDomain(id).catch(() => undefined),
+        getUser: providers.userRef,
+        getGroup: providers.groupReads.getGroup,
+      }),
+      ...roleAssignmentRoutes({ assignments: providers.assignmentAdmin }),
       ...catalogRoutes({ admin: providers.catalogAdmin, listLimit: config.catalog.list_limit || config.DEFAULT.list_limit || null }),
       ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
       ...policyRoutes({ policies: providers.endpointPolicy, listLimit: config.policy.list_limit || config.DEFAULT.list_limit || null }),

@@ -85,6 +85,12 @@ export interface Route {
   readonly statuses: readonly number[];
   /** Builds the policy target (entities, path values) the rule needs (spec 4.1). */
   readonly target?: (ctx: RequestContext) => Promise<Omit<PolicyInput, 'credentials'>>;
+  /**
+   * The rules to enforce when Keystone picks them per request (identity:get_domain_role for a
+   * domain-specific role, list_role_assignments_for_tree with include_subtree, ...), each in
+   * turn with the same target; `action` stays the route's documented rule.
+   */
+  readonly actions?: (ctx: RequestContext, input: Omit<PolicyInput, 'credentials'>) => readonly string[];
   readonly handle: (ctx: RequestContext) => Promise<Reply>;
 }
 
@@ -241,13 +247,15 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     };
     if (route.action && caller) {
       const input = route.target ? await route.target(ctx) : {};
-      const decision = deps.policy.decide(route.action, {
-        ...input,
-        path: { ...ctx.params, ...input.path },
-        credentials: caller.credentials,
-        request: { method, path: req.path, source: ctx.sourceAddress },
-      });
-      if (!decision.allow) throw new ForbiddenAction(route.action, decision.violations);
+      for (const action of route.actions ? route.actions(ctx, input) : [route.action]) {
+        const decision = deps.policy.decide(action, {
+          ...input,
+          path: { ...ctx.params, ...input.path },
+          credentials: caller.credentials,
+          request: { method, path: req.path, source: ctx.sourceAddress },
+        });
+        if (!decision.allow) throw new ForbiddenAction(action, decision.violations);
+      }
     }
     send(res, await route.handle(ctx), method);
   }
