@@ -18,6 +18,9 @@ import type { Credentials, PolicyEngine, PolicyInput } from '../policy/pdp.js';
 import type { TokenProvider, ValidatedToken } from '../token/provider.js';
 import type { SchemaRegistry } from './validation.js';
 
+/** `bodyMemberDefault` for a member the body must carry. */
+export const REQUIRED: unique symbol = Symbol('required body member');
+
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** The caller, established once per request from X-Auth-Token (and X-Service-Token). */
@@ -80,7 +83,11 @@ export interface Route {
   /** Schema id in schemas/ for the request body, applied to `bodyMember` when given. */
   readonly requestSchema?: string;
   readonly bodyMember?: string;
-  /** Validated in place of a missing `bodyMember`; `{}` when not given, as Keystone's `body.get(member, {})`. */
+  /**
+   * Validated in place of a missing `bodyMember`; `{}` when not given, as Keystone's
+   * `body.get(member, {})`. REQUIRED refuses a body without it, as the request schemas of
+   * Keystone's newer APIs do (`'role' is a required property`).
+   */
   readonly bodyMemberDefault?: unknown;
   readonly statuses: readonly number[];
   /** Builds the policy target (entities, path values) the rule needs (spec 4.1). */
@@ -227,7 +234,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError(INVALID_JSON_MESSAGE);
         // A missing member is validated as Keystone's `body.get(member, {})`, unless the route says otherwise.
         const fields = body as Record<string, unknown>;
-        const member = !route.bodyMember ? body : Object.hasOwn(fields, route.bodyMember) ? fields[route.bodyMember] : route.bodyMemberDefault === undefined ? {} : route.bodyMemberDefault;
+        const present = route.bodyMember !== undefined && Object.hasOwn(fields, route.bodyMember);
+        if (route.bodyMember && !present && route.bodyMemberDefault === REQUIRED) throw new ValidationError(`'${route.bodyMember}' is a required property`);
+        const member = !route.bodyMember ? body : present ? fields[route.bodyMember] : route.bodyMemberDefault === undefined ? {} : route.bodyMemberDefault;
         deps.schemas.validate(route.requestSchema, member);
       }
     }

@@ -2,7 +2,7 @@ import { applyListHints } from '../../common/list-hints.js';
 import { ValidationError } from '../../common/errors.js';
 import type { AssignmentAdmin } from '../../assignment/admin.js';
 import type { RoleRef } from '../../assignment/store.js';
-import type { RequestContext, Route } from '../http.js';
+import { REQUIRED, type RequestContext, type Route } from '../http.js';
 import { collection, filterAttr, listFilters, queryValue } from './resource-views.js';
 
 export interface RoleRoutesDeps {
@@ -38,12 +38,6 @@ function roleBody(ctx: RequestContext): Record<string, unknown> {
 /** Keystone's _normalize_dict on create: ':' and '-' in member names become '_'. */
 function normalizeKeys(body: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(body).map(([k, v]) => [k.replaceAll(':', '_').replaceAll('-', '_'), v]));
-}
-
-/** The request schema requires the `role` member itself, before any policy check. */
-function requireRoleMember(ctx: RequestContext): void {
-  const body = ctx.body as Record<string, unknown> | undefined;
-  if (body === undefined || body === null || typeof body !== 'object' || !('role' in body)) throw new ValidationError("'role' is a required property");
 }
 
 export function roleRoutes(deps: RoleRoutesDeps): Route[] {
@@ -165,9 +159,9 @@ export function roleRoutes(deps: RoleRoutesDeps): Route[] {
       authenticated: true,
       requestSchema: 'role-create',
       bodyMember: 'role',
+      bodyMemberDefault: REQUIRED,
       statuses: [201, 400, 401, 403, 409],
       target: async (ctx) => {
-        requireRoleMember(ctx);
         const body = roleBody(ctx);
         return body['domain_id'] ? { target: { role: body } } : {};
       },
@@ -184,11 +178,9 @@ export function roleRoutes(deps: RoleRoutesDeps): Route[] {
       authenticated: true,
       requestSchema: 'role-update',
       bodyMember: 'role',
+      bodyMemberDefault: REQUIRED,
       statuses: [200, 400, 401, 403, 404, 409],
-      target: async (ctx) => {
-        requireRoleMember(ctx);
-        return currentTarget(ctx);
-      },
+      target: currentTarget,
       actions: perRole('identity:update_role', 'identity:update_domain_role'),
       async handle(ctx) {
         const body = roleBody(ctx);
