@@ -11,10 +11,13 @@
  * 5. Policy: decision latency per engine in process (p50/p99 µs: a project member reading their
  *    project, a list call with a 20-role token), and POST /v4/authz/decision end to end on one
  *    PGlite worker per engine: its extra cost per request over the oslo engine is the policy's.
+ * 6. Identity on PostgreSQL (bench/identity.ts): GET /v3/users over a 10,000-user domain (whole,
+ *    and with list_limit 100), effective role assignments of a user in 50 groups over a
+ *    five-level tree, and `openstack user list` over the 10,000 users.
  *
  * Knobs for quick or diagnostic runs (defaults are the reported settings):
  *   BENCH_DURATION=10 BENCH_WARMUP=2 BENCH_CONNECTIONS=50 BENCH_FERNET_OPS=200000
- *   BENCH_STAGES=fernet,ceiling,pglite,pg   BENCH_CPU_PROF_DIR=dir (--cpu-prof on every server)
+ *   BENCH_STAGES=fernet,ceiling,pglite,pg,policy,identity   BENCH_CPU_PROF_DIR=dir (--cpu-prof on every server)
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -27,6 +30,7 @@ import { acquirePostgres } from '../test/support/postgres.js';
 import { installCleanupHooks, makeTempDir, removeTempDir } from './children.js';
 import { measureFernet, median, round } from './fernet.js';
 import { policyBenchCases, type PolicyFigures } from './policy.js';
+import { measureEffectiveAssignments, measureOpenstackUserList, measureUserList, seedAssignments, seedUsers, USERS } from './identity.js';
 import { runLoad, type LoadResult, type LoadSpec } from './load.js';
 import {
   adminToken,
@@ -49,12 +53,20 @@ const DURATION_S = envNumber('BENCH_DURATION', 10, 1, 120);
 const WARMUP_S = envNumber('BENCH_WARMUP', 2, 0, 60);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, 1, 1000);
 const FERNET_OPS = envNumber('BENCH_FERNET_OPS', 200_000, 1_000, 10_000_000);
-const STAGES = new Set((process.env['BENCH_STAGES'] ?? 'fernet,ceiling,pglite,pg,policy').split(',').map((s) => s.trim()));
+const STAGES = new Set((process.env['BENCH_STAGES'] ?? 'fernet,ceiling,pglite,pg,policy,identity').split(',').map((s) => s.trim()));
 /** Only for this run's throwaway admin; never a real credential. */
 const ADMIN_PASSWORD = 'bench-admin-Passw0rd';
 /** Login waits on bcrypt (~0.25 s per hash per core at cost 12): 50 queued logins take seconds. */
 const LOGIN_TIMEOUT_S = 60;
-const TARGETS = { fernet_validate_us: 10, validate_vs_ceiling_2w: 0.6, validate_p99_ms: 30, rego_p99_us: 50, cedar_p99_us: 150 };
+const TARGETS = {
+  fernet_validate_us: 10,
+  validate_vs_ceiling_2w: 0.6,
+  validate_p99_ms: 30,
+  rego_p99_us: 50,
+  cedar_p99_us: 150,
+  users_10k_list_p50_ms: 100,
+  effective_assignments_p50_ms: 5,
+};
 
 const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -321,6 +333,48 @@ async function main(): Promise<void> {
     }
   });
 
+  await stage('identity', async () => {
+    const database = await acquirePostgres();
+    if ('skip' in database) throw new Error(`no PostgreSQL: ${database.skip}`);
+    const dataDir = makeTempDir('kts-bench-identity-');
+    const start = (label: string, settings: Record<string, string> = {}) =>
+      startKeystone({ label, workers: 2, dataDir, adminPassword: ADMIN_PASSWORD, databaseUrl: database.url, settings });
+    try {
+      let domainId = '';
+      await withServer(
+        () => start('keystone-identity-2w'),
+        async (server) => {
+          const api = { url: server.url, token: await adminToken(server.url, ADMIN_PASSWORD) };
+          progress(`identity: seeding ${USERS} users`);
+          domainId = await seedUsers(api, database.url);
+          const list = await measureUserList(api, domainId, USERS, false);
+          progress(`identity: GET /v3/users?domain_id over ${USERS} users: p50 ${list.p50_ms} ms, p99 ${list.p99_ms} ms, ${list.body_bytes} bytes`);
+          figures['users_10k_list'] = list;
+          progress('identity: seeding 50 groups, a 5-level tree and inherited grants');
+          const { userId } = await seedAssignments(api, domainId);
+          const effective = await measureEffectiveAssignments(api, userId);
+          progress(`identity: effective role assignments (${effective.assignments}): p50 ${effective.p50_ms} ms, p99 ${effective.p99_ms} ms`);
+          figures['effective_assignments'] = effective;
+          const cli = await measureOpenstackUserList(server.url, ADMIN_PASSWORD, domainId);
+          progress(`identity: openstack user list: ${JSON.stringify(cli)}`);
+          figures['openstack_user_list_10k'] = cli;
+        },
+      );
+      await withServer(
+        () => start('keystone-identity-limit-2w', { KEYSTONE_TS_IDENTITY__LIST_LIMIT: '100' }),
+        async (server) => {
+          const api = { url: server.url, token: await adminToken(server.url, ADMIN_PASSWORD) };
+          const limited = await measureUserList(api, domainId, 100, true);
+          progress(`identity: the same with [identity] list_limit 100: p50 ${limited.p50_ms} ms, p99 ${limited.p99_ms} ms`);
+          figures['users_10k_list_limit_100'] = limited;
+        },
+      );
+    } finally {
+      removeTempDir(dataDir);
+      await database.drop().catch((error: unknown) => progress(`identity: could not drop the bench database: ${String(error)}`));
+    }
+  });
+
   const ratio = (numerator: unknown, denominator: unknown) =>
     typeof numerator === 'number' && typeof denominator === 'number' && denominator > 0 ? round(numerator / denominator, 3) : null;
   figures['validate_vs_ceiling_1w'] = ratio(figures['validate_rps_pglite_1w'], figures['express_ceiling_rps_1w']);
@@ -333,6 +387,8 @@ async function main(): Promise<void> {
     validate_p99_pg_2w_lt_30ms: below(figures['validate_p99_ms_pg_2w'], TARGETS.validate_p99_ms),
     policy_rego_p99_lt_50us: below(figures['policy_rego_p99_us'], TARGETS.rego_p99_us),
     policy_cedar_p99_lt_150us: below(figures['policy_cedar_p99_us'], TARGETS.cedar_p99_us),
+    users_10k_list_p50_lt_100ms: below((figures['users_10k_list'] as { p50_ms?: number } | undefined)?.p50_ms, TARGETS.users_10k_list_p50_ms),
+    effective_assignments_p50_lt_5ms: below((figures['effective_assignments'] as { p50_ms?: number } | undefined)?.p50_ms, TARGETS.effective_assignments_p50_ms),
   };
   figures['runs'] = runs;
   figures['errors'] = errors;
