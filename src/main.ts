@@ -11,7 +11,7 @@ import { createAuthenticator } from './auth/authenticate.js';
 import { createCatalogAdmin } from './catalog/admin.js';
 import { createCatalogService } from './catalog/catalog.js';
 import { createCatalogStore } from './catalog/store.js';
-import { createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
+import { cachedUntilChange, createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
 import type { Config } from './config/index.js';
 import { ConfigError } from './common/errors.js';
 import { openDatabase, type Db } from './db/database.js';
@@ -212,6 +212,7 @@ export async function createService(
       assignment: providers.assignment,
       revoke: providers.revoke,
       catalog: providers.catalog,
+      serviceProviders: cachedUntilChange(changes, () => providers.federation.enabledServiceProviders()),
       changes,
       now,
       options: {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { describeEachDatabase } from '../support/databases.js';
-import { adminLogin, http, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
+import { ADMIN_PASSWORD, adminLogin, http, passwordAuth, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 const FED = '/v3/OS-FEDERATION';
 
@@ -390,6 +391,36 @@ describeEachDatabase('/v3/OS-FEDERATION identity providers, protocols, mappings,
 
       assert.equal((await a.del(`${FED}/service_providers/sp3`)).status, 204);
       assert.equal((await a.get(`${FED}/service_providers/sp3`)).status, 404);
+    });
+
+    it('lists the enabled ones in every token as service_providers, and none when none is enabled', async () => {
+      const a = as(admin);
+      assert.equal((await a.put(`${FED}/service_providers/sp4`, { service_provider: { ...sp(4), enabled: false } })).status, 201);
+      const issued = await adminLogin(base);
+      const expected = [
+        { auth_url: sp(1).auth_url, id: 'sp1', sp_url: 'https://sp1.example.com/new' },
+        { auth_url: sp(2).auth_url, id: 'sp2', sp_url: sp(2).sp_url },
+      ];
+      assert.deepEqual(issued.body.token.service_providers, expected);
+      assert.deepEqual(Object.keys(issued.body.token).slice(-2), ['catalog', 'service_providers']);
+      const validated = await http(base, 'GET', '/v3/auth/tokens?nocatalog', { token: admin, subject: issued.token });
+      assert.deepEqual(validated.json.token.service_providers, expected);
+      const unscoped = await http(base, 'POST', '/v3/auth/tokens', { body: passwordAuth({ name: 'admin', domain: { id: 'default' } }, ADMIN_PASSWORD) });
+      assert.equal(unscoped.status, 201);
+      assert.equal('catalog' in unscoped.json.token, false);
+      assert.deepEqual(unscoped.json.token.service_providers, expected);
+
+      // A change reaches tokens validated before it (the rendering is cached until a change).
+      assert.equal((await a.patch(`${FED}/service_providers/sp1`, { service_provider: { enabled: false } })).status, 200);
+      const after = await http(base, 'GET', '/v3/auth/tokens', { token: admin, subject: issued.token });
+      assert.deepEqual(after.json.token.service_providers, [expected[1]]);
+      assert.equal((await a.patch(`${FED}/service_providers/sp2`, { service_provider: { enabled: false } })).status, 200);
+      const none = await http(base, 'GET', '/v3/auth/tokens', { token: admin, subject: issued.token });
+      assert.equal('service_providers' in none.json.token, false);
+      // Writes by other processes (or Python Keystone) reach this one's caches through the table's trigger.
+      const triggers = await sql<{ tgname: string }>`
+        SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relname = 'service_provider'`.execute(server.service.db.kysely);
+      assert.deepEqual(triggers.rows.map((r) => r.tgname), ['keystone_ts_changes']);
     });
   });
 
