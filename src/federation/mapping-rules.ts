@@ -3,10 +3,12 @@
  * IDP_ATTRIBUTE_MAPPING_SCHEMA_1_0 / 2_0 / 3_0 and validate_mapping_structure).
  *
  * Keystone runs jsonschema's Draft4Validator.iter_errors over the whole mapping and answers 400
- * with every error message, sorted, each followed by a newline. The messages quote the offending
- * value in Python's repr, so a client sees exactly what it sent back. That is why this is not
- * the ajv registry of schemas/: ajv stops at the first error and words its messages differently.
- * Only the keywords these schemas use are implemented.
+ * with every error message, sorted, each followed by a newline. That is why this is not the ajv
+ * registry of schemas/: ajv stops at the first error and words its messages differently. Only
+ * the keywords these schemas use are implemented.
+ *
+ * jsonschema quotes the offending value; as everywhere in keystone-ts (decision 0003) the value
+ * is named by its type instead, since no response may echo back what a client misplaced.
  */
 import { ValidationError } from '../common/errors.js';
 
@@ -111,7 +113,7 @@ function mappingSchema(version: string): Schema {
 /** IDP_ATTRIBUTE_MAPPING_SCHEMAS: the versions Keystone knows. */
 export const MAPPING_SCHEMAS: ReadonlyMap<string, Schema> = new Map(['1.0', '2.0', '3.0'].map((v) => [v, mappingSchema(v)]));
 
-// ---- Python's repr of a JSON value, as jsonschema's messages print instances --------------------
+// ---- how messages print schema constants (Python's repr) and instances (their type) -------------
 
 function reprString(text: string): string {
   // Python prefers single quotes, and switches to double quotes when only ' occurs.
@@ -130,7 +132,18 @@ function reprString(text: string): string {
   return out + quote;
 }
 
-export function pythonRepr(value: unknown): string {
+/** The offending value as src/api/validation.ts names it: scalars shown, the rest by type. */
+function described(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return 'A string';
+  return Array.isArray(value) ? 'A list' : 'An object';
+}
+
+/** Python's repr of a JSON value, for the schema's own constants (enum values). */
+function pythonRepr(value: unknown): string {
   if (value === null || value === undefined) return 'None';
   if (value === true) return 'True';
   if (value === false) return 'False';
@@ -175,9 +188,9 @@ function* errorsOf(root: Schema, schema: Schema, value: unknown): Generator<stri
     return;
   }
   const type = schema['type'] as string | undefined;
-  if (type !== undefined && !hasType(value, type)) yield `${pythonRepr(value)} is not of type ${reprString(type)}`;
+  if (type !== undefined && !hasType(value, type)) yield `${described(value)} is not of type ${reprString(type)}`;
   const enumeration = schema['enum'] as unknown[] | undefined;
-  if (enumeration && !enumeration.includes(value)) yield `${pythonRepr(value)} is not one of ${pythonRepr(enumeration)}`;
+  if (enumeration && !enumeration.includes(value)) yield `${described(value)} is not one of ${pythonRepr(enumeration)}`;
   if (isObject(value)) {
     const properties = (schema['properties'] ?? {}) as Record<string, Schema>;
     for (const name of (schema['required'] ?? []) as string[]) if (!(name in value)) yield `${reprString(name)} is a required property`;
@@ -194,15 +207,16 @@ function* errorsOf(root: Schema, schema: Schema, value: unknown): Generator<stri
   if (Array.isArray(value)) {
     const minItems = schema['minItems'] as number | undefined;
     // jsonschema ≥ 4.21 (2026's) words minItems 1 this way.
-    if (minItems !== undefined && value.length < minItems) yield `${pythonRepr(value)} ${minItems === 1 ? 'should be non-empty' : 'is too short'}`;
+    if (minItems !== undefined && value.length < minItems) yield `${described(value)} ${minItems === 1 ? 'should be non-empty' : 'is too short'}`;
     const items = schema['items'] as Schema | undefined;
     if (items) for (const item of value) yield* errorsOf(root, items, item);
   }
   const oneOf = schema['oneOf'] as Schema[] | undefined;
   if (oneOf) {
     const valid = oneOf.filter((sub) => errorsOf(root, sub, value).next().done === true);
-    if (valid.length === 0) yield `${pythonRepr(value)} is not valid under any of the given schemas`;
-    else if (valid.length > 1) yield `${pythonRepr(value)} is valid under each of ${valid.map(pythonRepr).join(', ')}`;
+    if (valid.length === 0) yield `${described(value)} is not valid under any of the given schemas`;
+    // The remote and group alternatives exclude each other, so this cannot happen with Keystone's schemas.
+    else if (valid.length > 1) yield `${described(value)} is valid under more than one of the given schemas`;
   }
 }
 
@@ -216,7 +230,7 @@ export function validateMappingStructure(mapping: Readonly<Record<string, unknow
   if (!schema) {
     // Keystone looks the version up in a dict and fails with a KeyError (a 500); a 400 that
     // names the known versions says what is wrong.
-    throw new ValidationError(`Invalid schema_version ${pythonRepr(version)}: expected one of ${[...MAPPING_SCHEMAS.keys()].join(', ')}.`);
+    throw new ValidationError(`Invalid schema_version: expected one of ${[...MAPPING_SCHEMAS.keys()].join(', ')}.`);
   }
   const messages = [...errorsOf(schema, schema, mapping)].sort();
   if (messages.length > 0) throw new ValidationError(messages.map((m) => `${m}\n`).join(''));
