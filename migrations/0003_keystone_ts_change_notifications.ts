@@ -4,7 +4,9 @@ import type { MigrationDb } from './types.js';
 /**
  * Tables whose rows decide whether a token is valid and what it carries: users and their
  * passwords and options, group memberships, projects and domains, roles and assignments,
- * revocation events, the catalog, trusts and application credentials.
+ * revocation events, the catalog, trusts and application credentials, and the service providers
+ * every token lists. Tables added here later reach existing databases through start-up's
+ * ensureChangeTriggers.
  */
 export const WATCHED_TABLES = [
   'project', 'project_option',
@@ -14,7 +16,7 @@ export const WATCHED_TABLES = [
   'revocation_event',
   'region', 'service', 'endpoint', 'endpoint_group', 'project_endpoint', 'project_endpoint_group',
   'trust', 'trust_role', 'application_credential', 'application_credential_role', 'access_rule',
-  'identity_provider', 'access_token',
+  'identity_provider', 'access_token', 'service_provider',
 ] as const;
 
 /**

@@ -15,7 +15,7 @@ import { createEndpointPolicyService } from './endpoint-policy/service.js';
 import { createEndpointPolicyStore } from './endpoint-policy/store.js';
 import { createCatalogService } from './catalog/catalog.js';
 import { createCatalogStore } from './catalog/store.js';
-import { createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
+import { cachedUntilChange, createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
 import type { Config } from './config/index.js';
 import { ConfigError } from './common/errors.js';
 import { openDatabase, type Db } from './db/database.js';
@@ -34,6 +34,8 @@ import { findPolicyFile, parsePolicyFile } from './policy/policy-file.js';
 import { createBundleStore, createPolicyHolder, POLICY_CHANNEL, type PolicyBundle, type PolicyHolder } from './policy/bundles.js';
 import { createResourceStore } from './resource/store.js';
 import { createResourceService } from './resource/service.js';
+import { createFederationService } from './federation/service.js';
+import { createFederationStore } from './federation/store.js';
 import { createRevocationService } from './revoke/service.js';
 import { createRevokeStore } from './revoke/store.js';
 import { KeyRepository } from './token/key-repository.js';
@@ -59,6 +61,7 @@ import { discoveryRoutes } from './api/discovery.js';
 import { authzRoutes, metricsRoutes } from './api/v4/authz.js';
 import { policyBundleRoutes } from './api/v4/policy-bundles.js';
 import { revokeRoutes } from './api/v3/revoke.js';
+import { federationRoutes } from './api/v3/federation.js';
 import { createBundleService, type BundleService } from './policy/bundle-service.js';
 import { opaDataRoutes } from './api/authz/opa-data.js';
 import { authzenRoutes } from './api/authz/authzen.js';
@@ -184,6 +187,23 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     }),
     identity,
     revoke,
+    federation: createFederationService({
+      store: createFederationStore(db.kysely),
+      domains: {
+        get: (id) => resourceService.getDomain(id),
+        // _create_idp_domain: the id is a fresh uuid hex, so the name rules have nothing to refuse.
+        create: async (id, description) =>
+          resource.insertRecord({ id, name: id, domain_id: null, description, enabled: true, parent_id: null, is_domain: true, tags: [], options: {}, extra: {} }),
+        remove: async (id) => {
+          await resourceService.updateDomain(id, { enabled: false });
+          await resourceService.deleteDomain(id);
+        },
+      },
+      options: {
+        defaultMappingSchemaVersion: config.federation.attribute_mapping_default_schema_version,
+        relayStatePrefix: config.saml.relay_state_prefix,
+      },
+    }),
   };
 }
 
@@ -236,6 +256,7 @@ export async function createService(
       assignment: providers.assignment,
       revoke: providers.revoke,
       catalog: providers.catalog,
+      serviceProviders: cachedUntilChange(changes, () => providers.federation.enabledServiceProviders()),
       changes,
       now,
       options: {
@@ -325,6 +346,7 @@ export async function createService(
       ...catalogRoutes({ admin: providers.catalogAdmin, listLimit: config.catalog.list_limit || config.DEFAULT.list_limit || null }),
       ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
       ...policyRoutes({ policies: providers.endpointPolicy, listLimit: config.policy.list_limit || config.DEFAULT.list_limit || null }),
+      ...federationRoutes({ federation: providers.federation }),
     ];
     const app = createHttpApp({
       routes,

@@ -50,6 +50,8 @@ export interface TokenProviderDeps {
   readonly assignment: AssignmentService;
   readonly revoke: RevocationService;
   readonly catalog: CatalogProvider;
+  /** Enabled OS-FEDERATION service providers, `{auth_url, id, sp_url}` each. */
+  readonly serviceProviders: () => Promise<readonly { auth_url: string; id: string; sp_url: string }[]>;
   readonly changes: ChangeFeed;
   readonly now: () => Date;
   readonly options: TokenProviderOptions;
@@ -291,6 +293,9 @@ export function createTokenProvider(deps: TokenProviderDeps) {
         });
         body['catalog'] = catalog;
       }
+      // Every token, scoped or not, with or without catalog, lists them (render_token.py).
+      const serviceProviders = await deps.serviceProviders();
+      if (serviceProviders.length > 0) body['service_providers'] = serviceProviders;
       return { token: body };
     },
   };
