@@ -77,6 +77,7 @@ if (existsSync(args.results)) {
       results.set(id, status);
     }
   }
+  if (results.size === 0 && classFixtures.size === 0) problems.push(`no results: ${args.results} is empty (tempest ran no test)`);
 } else {
   problems.push(`no results: ${args.results} is missing (tempest did not run?)`);
 }
