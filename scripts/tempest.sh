@@ -53,6 +53,7 @@ out=$(cd "$out" && pwd)
 rm -f "$out"/results.txt "$out"/results.csv "$out"/summary.txt "$out"/run.log "$out"/tempest.log "$out"/keystone-ts.log "$out"/tempest.conf
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/keystone-ts-tempest.XXXXXX")
 server_pid=
+tempest_pid=
 
 stop_server() {
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
@@ -64,13 +65,17 @@ stop_server() {
   server_pid=
 }
 cleanup() {
+  if [ -n "$tempest_pid" ]; then
+    kill -TERM -- "-$tempest_pid" 2>/dev/null
+    wait "$tempest_pid" 2>/dev/null
+  fi
   stop_server
   [ -f "$tmp/keystone-ts.log" ] && cp "$tmp/keystone-ts.log" "$out/keystone-ts.log"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'say interrupted >&2; exit 130' INT
+trap 'say terminated >&2; exit 143' TERM
 
 show_server_log() {
   say "last lines of the keystone-ts log ($out/keystone-ts.log):" >&2
@@ -163,8 +168,13 @@ sed "s/^admin_password = .*/admin_password = (random, not kept)/" "$tmp/ws/etc/t
 
 say "running tempest (concurrency $concurrency): $regex"
 tempest_started=$SECONDS
-(cd "$tmp/ws" && tempest run --regex "$regex" --concurrency "$concurrency" >"$out/run.log" 2>&1)
+# In its own session, waited for in the background: a signal to this script is handled at once
+# (the trap stops tempest's process group and the service) instead of after tempest finishes.
+(cd "$tmp/ws" && exec setsid tempest run --regex "$regex" --concurrency "$concurrency" >"$out/run.log" 2>&1) &
+tempest_pid=$!
+wait "$tempest_pid"
 tempest_status=$?
+tempest_pid=
 say "tempest finished in $((SECONDS - tempest_started))s (exit status $tempest_status; its output: $out/run.log)"
 
 alive=1
