@@ -7,8 +7,12 @@ import path from 'node:path';
 import type { Express } from 'express';
 import { createAssignmentService } from './assignment/service.js';
 import { createAssignmentStore } from './assignment/store.js';
+import { createAssignmentAdmin } from './assignment/admin.js';
+import { createGroupReads } from './identity/group-reads.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { createCatalogAdmin } from './catalog/admin.js';
+import { createEndpointPolicyService } from './endpoint-policy/service.js';
+import { createEndpointPolicyStore } from './endpoint-policy/store.js';
 import { createCatalogService } from './catalog/catalog.js';
 import { createCatalogStore } from './catalog/store.js';
 import { createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
@@ -18,6 +22,7 @@ import { openDatabase, type Db } from './db/database.js';
 import { ensureChangeTriggers } from './db/change-triggers.js';
 import { createIdentityService, type IdentityService } from './identity/service.js';
 import { createIdentityStore } from './identity/store.js';
+import { createGroupStore } from './identity/group-store.js';
 import type { PasswordHashOptions } from './identity/password-hash.js';
 import { buildPolicyEngine } from './policy/engines.js';
 import { observeDecisions } from './policy/decision-log.js';
@@ -34,12 +39,21 @@ import { createRevokeStore } from './revoke/store.js';
 import { KeyRepository } from './token/key-repository.js';
 import { TokenFormatter } from './token/formatter.js';
 import { createTokenProvider } from './token/provider.js';
-import { createHttpApp } from './api/http.js';
+import { createHttpApp, type Route } from './api/http.js';
 import { createSchemaRegistry } from './api/validation.js';
 import { authRoutes } from './api/v3/auth.js';
 import { domainRoutes } from './api/v3/domains.js';
 import { projectRoutes } from './api/v3/projects.js';
+import { userRoutes } from './api/v3/users.js';
+import { groupRoutes } from './api/v3/groups.js';
+import { roleRoutes } from './api/v3/roles.js';
+import { grantRoutes } from './api/v3/grants.js';
+import { roleAssignmentRoutes } from './api/v3/role-assignments.js';
 import { catalogRoutes } from './api/v3/catalog.js';
+import { policyRoutes } from './api/v3/policies.js';
+import { domainConfigRoutes } from './api/v3/domain-configs.js';
+import { createDomainConfigService } from './domain-config/service.js';
+import { createDomainConfigStore } from './domain-config/store.js';
 import { endpointFilterRoutes } from './api/v3/endpoint-filter.js';
 import { discoveryRoutes } from './api/discovery.js';
 import { authzRoutes, metricsRoutes } from './api/v4/authz.js';
@@ -103,17 +117,21 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
   const resource = createResourceStore(db.kysely);
   const assignments = createAssignmentStore(db.kysely);
   const catalogStore = createCatalogStore(db.kysely);
-  const identity: IdentityService = createIdentityService({
-    store: createIdentityStore(db.kysely),
-    passwordHashing: passwordHashOptions(config),
-    compliance: config.security_compliance,
-    now,
-  });
   const revoke = createRevocationService({
     store: createRevokeStore(db.kysely),
     changes,
     now,
     pruneAfterSeconds: config.token.expiration + config.revoke.expiration_buffer,
+  });
+  const identity: IdentityService = createIdentityService({
+    store: createIdentityStore(db.kysely),
+    groups: createGroupStore(db.kysely),
+    revoke,
+    resource,
+    passwordHashing: passwordHashOptions(config),
+    compliance: config.security_compliance,
+    listLimit: config.identity.list_limit || config.DEFAULT.list_limit || null,
+    now,
   });
   const resourceService = createResourceService({
     store: resource,
@@ -127,13 +145,37 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
       federatedDomainName: config.federation.federated_domain_name,
     },
   });
+  const groupReads = createGroupReads(db.kysely);
+  const userRef = async (id: string) => {
+    const user = await identity.getUser(id);
+    return user && { id: user.id, name: user.name, domain_id: user.domain_id, enabled: user.enabled };
+  };
+  const assignmentAdmin = createAssignmentAdmin({
+    store: assignments,
+    getProject: (id) => resourceService.getAny(id).catch(() => undefined),
+    getDomain: (id) => resourceService.getDomain(id).catch(() => undefined),
+    parentsOf: (project) => resourceService.parentsOf(project),
+    subtreeOf: (id) => resourceService.subtreeOf(id),
+    projectsInDomain: (domainId) => resource.listRecords({ isDomain: false, equals: { domain_id: domainId } }),
+    getUser: userRef,
+    getGroup: groupReads.getGroup,
+    groupIdsOfUser: (userId) => identity.listGroupIds(userId),
+    userIdsInGroup: groupReads.listUserIdsInGroup,
+    options: { prohibitedImpliedRoles: config.assignment.prohibited_implied_role },
+  });
+  const catalogAdmin = createCatalogAdmin({ store: catalogStore, projectExists: async (id) => (await resource.getProject(id)) !== undefined });
   return {
     resource,
     resourceService,
     assignments,
+    assignmentAdmin,
+    groupReads,
+    userRef,
     assignment: createAssignmentService({ store: assignments }),
     catalogStore,
-    catalogAdmin: createCatalogAdmin({ store: catalogStore, projectExists: async (id) => (await resource.getProject(id)) !== undefined }),
+    catalogAdmin,
+    endpointPolicy: createEndpointPolicyService({ store: createEndpointPolicyStore(db.kysely), catalog: catalogAdmin }),
+    domainConfig: createDomainConfigService({ store: createDomainConfigStore(db.kysely), config }),
     catalog: createCatalogService({
       store: catalogStore,
       changes,
@@ -149,6 +191,8 @@ export type Providers = ReturnType<typeof createProviders>;
 
 export interface Service {
   readonly app: Express;
+  /** The route table the app serves: validation, policy and documentation all read it. */
+  readonly routes: readonly Route[];
   readonly db: Db;
   readonly providers: Providers;
   readonly keys: KeyRepository;
@@ -231,36 +275,59 @@ export async function createService(
     const schemas = createSchemaRegistry();
     const credentialsFor = createCredentialsBuilder((token) => tokens.isAdminProject(token));
     const authzApi = { policy: observedPolicy, tokens, schemas, credentialsFor };
+    const routes: Route[] = [
+      ...discoveryRoutes(),
+      ...authzRoutes({ policy: observedPolicy }),
+      ...opaDataRoutes(authzApi),
+      ...authzenRoutes(authzApi),
+      ...extAuthzRoutes({ policy: observedPolicy, operations: createOperationMatcher(rules) }),
+      ...metricsRoutes({ metrics }),
+      ...policyBundleRoutes({ bundles }),
+      ...revokeRoutes({ revoke: providers.revoke }),
+      ...authRoutes({
+        authenticator,
+        tokens,
+        identity: providers.identity,
+        resource: providers.resource,
+        assignments: providers.assignments,
+        assignment: providers.assignment,
+        catalog: providers.catalog,
+      }),
+      // Before the domain routes: /v3/domains/config/default is not a domain called "config".
+      ...domainConfigRoutes({ configs: providers.domainConfig, resource: providers.resourceService }),
+      ...domainRoutes({ resource: providers.resourceService }),
+      ...projectRoutes({
+        resource: providers.resourceService,
+        schemas,
+        projectIdsForUser: async (userId) =>
+          new Set(await providers.assignments.projectIdsWithGrants(userId, await providers.identity.listGroupIds(userId))),
+        defaultDomainId: config.identity.default_domain_id,
+      }),
+      ...userRoutes({
+        identity: providers.identity,
+        projectsForUser: async (userId) => {
+          const ids = await providers.assignments.projectIdsWithGrants(userId, await providers.identity.listGroupIds(userId));
+          const projects = await Promise.all(ids.map((id) => providers.resourceService.getAny(id).catch(() => undefined)));
+          return projects.filter((p) => p !== undefined).sort((a, b) => a.id.localeCompare(b.id));
+        },
+        defaultDomainId: config.identity.default_domain_id,
+      }),
+      ...groupRoutes({ identity: providers.identity, defaultDomainId: config.identity.default_domain_id }),
+      ...roleRoutes({ roles: providers.assignmentAdmin, listLimit: config.role.list_limit || config.DEFAULT.list_limit || null }),
+      ...grantRoutes({
+        assignments: providers.assignmentAdmin,
+        getProject: (id) => providers.resourceService.getAny(id).catch(() => undefined),
+        getDomain: (id) => providers.resourceService.getDomain(id).catch(() => undefined),
+        getUser: providers.userRef,
+        getGroup: providers.groupReads.getGroup,
+      }),
+      ...roleAssignmentRoutes({ assignments: providers.assignmentAdmin }),
+      ...catalogRoutes({ admin: providers.catalogAdmin, listLimit: config.catalog.list_limit || config.DEFAULT.list_limit || null }),
+      ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
+      ...policyRoutes({ policies: providers.endpointPolicy, listLimit: config.policy.list_limit || config.DEFAULT.list_limit || null }),
+    ];
     const app = createHttpApp({
-      routes: [
-        ...discoveryRoutes(),
-        ...authzRoutes({ policy: observedPolicy }),
-        ...opaDataRoutes(authzApi),
-        ...authzenRoutes(authzApi),
-        ...extAuthzRoutes({ policy: observedPolicy, operations: createOperationMatcher(rules) }),
-        ...metricsRoutes({ metrics }),
-        ...policyBundleRoutes({ bundles }),
-        ...revokeRoutes({ revoke: providers.revoke }),
-        ...authRoutes({
-          authenticator,
-          tokens,
-          identity: providers.identity,
-          resource: providers.resource,
-          assignments: providers.assignments,
-          assignment: providers.assignment,
-          catalog: providers.catalog,
-        }),
-        ...domainRoutes({ resource: providers.resourceService }),
-        ...projectRoutes({
-          resource: providers.resourceService,
-          schemas,
-          projectIdsForUser: async (userId) =>
-            new Set(await providers.assignments.projectIdsWithGrants(userId, await providers.identity.listGroupIds(userId))),
-          defaultDomainId: config.identity.default_domain_id,
-        }),
-        ...catalogRoutes({ admin: providers.catalogAdmin, listLimit: config.catalog.list_limit || config.DEFAULT.list_limit || null }),
-        ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
-      ],
+      routes,
       tokens,
       policy: observedPolicy,
       schemas,
@@ -272,6 +339,7 @@ export async function createService(
     });
     return {
       app,
+      routes,
       db,
       providers,
       keys,

@@ -80,11 +80,17 @@ export interface Route {
   /** Schema id in schemas/ for the request body, applied to `bodyMember` when given. */
   readonly requestSchema?: string;
   readonly bodyMember?: string;
-  /** Validated in place of a missing `bodyMember`, as Keystone's `body.get(member, {})`. */
+  /** Validated in place of a missing `bodyMember`; `{}` when not given, as Keystone's `body.get(member, {})`. */
   readonly bodyMemberDefault?: unknown;
   readonly statuses: readonly number[];
   /** Builds the policy target (entities, path values) the rule needs (spec 4.1). */
   readonly target?: (ctx: RequestContext) => Promise<Omit<PolicyInput, 'credentials'>>;
+  /**
+   * The rules to enforce when Keystone picks them per request (identity:get_domain_role for a
+   * domain-specific role, list_role_assignments_for_tree with include_subtree, ...), each in
+   * turn with the same target; `action` stays the route's documented rule.
+   */
+  readonly actions?: (ctx: RequestContext, input: Omit<PolicyInput, 'credentials'>) => readonly string[];
   readonly handle: (ctx: RequestContext) => Promise<Reply>;
 }
 
@@ -219,8 +225,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       body = await readJsonBody(req, deps.maxRequestBodySize);
       if (route.requestSchema) {
         if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError(INVALID_JSON_MESSAGE);
-        const member = route.bodyMember ? ((body as Record<string, unknown>)[route.bodyMember] ?? route.bodyMemberDefault) : body;
-        if (member !== undefined) deps.schemas.validate(route.requestSchema, member);
+        // A missing member is validated as Keystone's `body.get(member, {})`, unless the route says otherwise.
+        const fields = body as Record<string, unknown>;
+        const member = !route.bodyMember ? body : Object.hasOwn(fields, route.bodyMember) ? fields[route.bodyMember] : route.bodyMemberDefault === undefined ? {} : route.bodyMemberDefault;
+        deps.schemas.validate(route.requestSchema, member);
       }
     }
     const caller = route.authenticated ? await authenticate(req, route) : undefined;
@@ -239,13 +247,15 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     };
     if (route.action && caller) {
       const input = route.target ? await route.target(ctx) : {};
-      const decision = deps.policy.decide(route.action, {
-        ...input,
-        path: { ...ctx.params, ...input.path },
-        credentials: caller.credentials,
-        request: { method, path: req.path, source: ctx.sourceAddress },
-      });
-      if (!decision.allow) throw new ForbiddenAction(route.action, decision.violations);
+      for (const action of route.actions ? route.actions(ctx, input) : [route.action]) {
+        const decision = deps.policy.decide(action, {
+          ...input,
+          path: { ...ctx.params, ...input.path },
+          credentials: caller.credentials,
+          request: { method, path: req.path, source: ctx.sourceAddress },
+        });
+        if (!decision.allow) throw new ForbiddenAction(action, decision.violations);
+      }
     }
     send(res, await route.handle(ctx), method);
   }

@@ -41,6 +41,8 @@ function jsonschemaMessage(error: ErrorObject, value: unknown): string {
       return `${describeValue(value)} is too short`;
     case 'maxItems':
       return `${describeValue(value)} is too long`;
+    case 'minItems':
+      return `${describeValue(value)} is too short`;
     case 'uniqueItems':
       return `${describeValue(value)} has non-unique elements`;
     case 'minProperties':

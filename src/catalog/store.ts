@@ -130,6 +130,8 @@ export function createCatalogStore(db: Kysely<KeystoneDatabase>) {
         if (endpoint) return 'has-endpoints';
         // Children first would not matter (no FK between regions); one statement suffices.
         await trx.deleteFrom('region').where('id', 'in', tree).execute();
+        // OS-ENDPOINT-POLICY associations die with what they name (Keystone leaves them dangling).
+        await trx.deleteFrom('policy_association').where('region_id', 'in', tree).execute();
         return 'deleted';
       });
     },
@@ -169,6 +171,7 @@ export function createCatalogStore(db: Kysely<KeystoneDatabase>) {
       return db.transaction().execute(async (trx) => {
         const endpoints = trx.selectFrom('endpoint').select('id').where('service_id', '=', id);
         await trx.deleteFrom('project_endpoint').where('endpoint_id', 'in', endpoints).execute();
+        await trx.deleteFrom('policy_association').where((eb) => eb.or([eb('endpoint_id', 'in', endpoints), eb('service_id', '=', id)])).execute();
         await trx.deleteFrom('endpoint').where('service_id', '=', id).execute();
         const result = await trx.deleteFrom('service').where('id', '=', id).executeTakeFirst();
         return result.numDeletedRows > 0n;
@@ -224,6 +227,7 @@ export function createCatalogStore(db: Kysely<KeystoneDatabase>) {
     async deleteEndpoint(id: string): Promise<boolean> {
       return db.transaction().execute(async (trx) => {
         await trx.deleteFrom('project_endpoint').where('endpoint_id', '=', id).execute();
+        await trx.deleteFrom('policy_association').where('endpoint_id', '=', id).execute();
         const result = await trx.deleteFrom('endpoint').where('id', '=', id).executeTakeFirst();
         return result.numDeletedRows > 0n;
       });

@@ -1,6 +1,11 @@
-import { PasswordExpired, Unauthorized } from '../common/errors.js';
+import { Conflict, NotFound, PasswordExpired, Unauthorized, ValidationError } from '../common/errors.js';
+import { newId } from '../common/ids.js';
+import type { ListFilter } from '../common/list-hints.js';
+import type { RevocationService } from '../revoke/service.js';
+import type { GroupRecord, GroupStore, UserGroup } from './group-store.js';
+import { DuplicateGroup } from './group-store.js';
 import { hashPassword, verifyPassword, type PasswordHashOptions } from './password-hash.js';
-import type { IdentityStore, UserRecord } from './store.js';
+import { DuplicateUser, USER_OPTION_IDS, type FederatedObject, type IdentityStore, type NewPassword, type UserListQuery, type UserOptionName, type UserRecord } from './store.js';
 
 export interface SecurityCompliance {
   readonly lockout_failure_attempts: number | null;
@@ -8,6 +13,16 @@ export interface SecurityCompliance {
   readonly password_expires_days: number | null;
   readonly change_password_upon_first_use: boolean;
   readonly disable_user_account_days_inactive: number | null;
+  readonly unique_last_password_count?: number;
+  readonly minimum_password_age?: number;
+  readonly password_regex?: string | null;
+  readonly password_regex_description?: string | null;
+}
+
+/** What user and group management needs of the resource provider: domains and projects by id. */
+export interface IdentityResourceLookup {
+  getDomain(id: string): Promise<{ readonly id: string } | undefined>;
+  getRecord(id: string): Promise<{ readonly is_domain: boolean } | undefined>;
 }
 
 export interface IdentityServiceDeps {
@@ -15,6 +30,78 @@ export interface IdentityServiceDeps {
   readonly passwordHashing: PasswordHashOptions;
   readonly compliance: SecurityCompliance;
   readonly now: () => Date;
+  /** Needed by user and group management only (the auth path reads users alone). */
+  readonly groups?: GroupStore;
+  readonly revoke?: RevocationService;
+  readonly resource?: IdentityResourceLookup;
+  /** [identity] list_limit, else [DEFAULT] list_limit; null: no limit. */
+  readonly listLimit?: number | null;
+}
+
+/** A user as the identity API renders it (show adds the federated objects). */
+export interface ManagedUser extends User {
+  readonly federated?: readonly { idp_id: string; protocols: { protocol_id: string; unique_id: string }[] }[];
+}
+
+/** The filters of a user list, parsed by the router (spec 5.4). */
+export interface UserListFilters {
+  readonly filters: readonly ListFilter[];
+  readonly passwordExpires: UserListQuery['passwordExpires'];
+}
+
+/** Keystone's PasswordValidationError family: 400s whose text is shown. */
+export class PasswordValidationError extends ValidationError {}
+
+const USER_ATTRIBUTES = ['id', 'name', 'domain_id', 'password', 'enabled', 'default_project_id', 'password_expires_at'];
+const GROUP_ATTRIBUTES = ['id', 'name', 'domain_id', 'description'];
+/** Columns Keystone's _WontMatch compares filter values with: longer values match nothing. */
+const USER_COLUMN_LENGTH: Readonly<Record<string, number>> = { name: 255, domain_id: 64, idp_id: 64, protocol_id: 64, unique_id: 255 };
+const GROUP_COLUMN_LENGTH: Readonly<Record<string, number>> = { name: 64, domain_id: 64 };
+
+/** oslo's strutils FALSE_STRINGS, as utils.attr_as_boolean reads them. */
+function attrAsBoolean(value: string): boolean {
+  return !['0', 'f', 'false', 'n', 'no', 'off'].includes(value.trim().toLowerCase());
+}
+
+function likePattern(f: ListFilter): string {
+  return f.comparator === 'contains' ? `%${f.value}%` : f.comparator === 'startswith' ? `${f.value}%` : `%${f.value}`;
+}
+
+/** Filters the database did not answer, on the rendered records (Keystone's filter_by_attributes). */
+function matchesInMemory(record: Readonly<Record<string, unknown>>, f: ListFilter): boolean {
+  const raw = record[f.name];
+  if (f.comparator === 'equals') return typeof raw === 'boolean' ? raw === attrAsBoolean(f.value) : raw === f.value;
+  if (typeof raw !== 'string') return false;
+  const target = f.caseSensitive ? raw : raw.toLowerCase();
+  const value = f.caseSensitive ? f.value : f.value.toLowerCase();
+  if (f.comparator === 'contains') return target.includes(value);
+  if (f.comparator === 'startswith') return target.startsWith(value);
+  if (f.comparator === 'endswith') return target.endsWith(value);
+  return true; // an unknown operator matches everything
+}
+
+/** Keystone's from_dict: members that are not model attributes go to `extra` (and `extra` itself is dropped). */
+function splitExtra(body: Readonly<Record<string, unknown>>, attributes: readonly string[]): Record<string, unknown> {
+  const extra: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) if (!attributes.includes(key) && key !== 'extra') extra[key] = value;
+  return extra;
+}
+
+/** The `options` body member as option ids (the request schema allows registered names only). */
+function optionIds(options: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return out;
+  for (const [name, value] of Object.entries(options)) {
+    const id = USER_OPTION_IDS[name as UserOptionName];
+    if (id) out[id] = value;
+  }
+  return out;
+}
+
+function federatedObjectsToList(rows: readonly FederatedObject[]): NonNullable<ManagedUser['federated']> {
+  const byIdp = new Map<string, { protocol_id: string; unique_id: string }[]>();
+  for (const row of rows) byIdp.set(row.idp_id, [...(byIdp.get(row.idp_id) ?? []), { protocol_id: row.protocol_id, unique_id: row.unique_id }]);
+  return [...byIdp].map(([idp_id, protocols]) => ({ idp_id, protocols }));
 }
 
 /** A user as the API and tokens see it: inactivity applied to `enabled`, no credentials. */
@@ -58,7 +145,426 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     return null;
   }
 
+
+  function need<T>(value: T | undefined, what: string): T {
+    if (value === undefined) throw new Error(`identity service built without ${what}`);
+    return value;
+  }
+
+  /**
+   * Keystone's validators.validate_password: Python's re.match, so anchored at the start only
+   * (the sticky flag), on create, update and self-service change.
+   */
+  function validatePassword(password: unknown): void {
+    const pattern = compliance.password_regex;
+    if (!pattern) return;
+    if (typeof password !== 'string') throw new PasswordValidationError('Password validation error: Password must be a string type.');
+    let regex: RegExp;
+    try {
+      regex = new RegExp(pattern, 'uy');
+    } catch {
+      throw new PasswordValidationError('Password validation error: Unable to validate password due to invalid configuration.');
+    }
+    regex.lastIndex = 0;
+    if (!regex.test(password)) {
+      throw new PasswordValidationError(`The password does not match the requirements: ${String(compliance.password_regex_description ?? 'None')}.`);
+    }
+  }
+
+  async function requireUser(id: string): Promise<UserRecord> {
+    const record = await store.getUser(id);
+    if (!record) throw NotFound.entity('user', id);
+    return record;
+  }
+
+  async function requireGroup(id: string): Promise<GroupRecord> {
+    const group = await need(deps.groups, 'a group store').getGroup(id);
+    if (!group) throw NotFound.entity('group', id);
+    return group;
+  }
+
+  async function assertDefaultProjectIsNotDomain(projectId: unknown): Promise<void> {
+    if (typeof projectId !== 'string' || projectId === '') return;
+    // A missing project is accepted (Keystone stays idempotent there); a domain is not.
+    const project = await need(deps.resource, 'a resource lookup').getRecord(projectId);
+    if (project?.is_domain === true) throw new ValidationError(`User's default project ID cannot be a domain ID: ${projectId}`);
+  }
+
+  async function newPassword(password: string | null, now: Date, expiresAt: Date | null, selfService: boolean): Promise<NewPassword> {
+    const count = compliance.unique_last_password_count ?? 0;
+    return {
+      hash: password === null ? null : await hashPassword(password, deps.passwordHashing),
+      now,
+      expiresAt,
+      selfService,
+      keep: count === 0 ? 1 : count,
+    };
+  }
+
+  /**
+   * The `federated` member as rows, after Keystone's _validate_federated_objects: every
+   * identity provider and protocol named must exist (400 otherwise).
+   */
+  async function federatedRows(value: unknown): Promise<FederatedObject[]> {
+    const rows: FederatedObject[] = [];
+    for (const object of (Array.isArray(value) ? value : []) as { idp_id: string; protocols: { protocol_id: string; unique_id: string }[] }[]) {
+      if (!(await store.identityProviderExists(object.idp_id))) throw new ValidationError(`Could not find Identity Provider: ${object.idp_id}`);
+      for (const protocol of object.protocols) {
+        if (!(await store.protocolExists(object.idp_id, protocol.protocol_id))) {
+          throw new ValidationError(`Could not find federated protocol ${protocol.protocol_id} for Identity Provider: ${object.idp_id}.`);
+        }
+        rows.push({ idp_id: object.idp_id, protocol_id: protocol.protocol_id, unique_id: protocol.unique_id });
+      }
+    }
+    return rows;
+  }
+
+  async function managed(id: string, withFederated: boolean): Promise<ManagedUser> {
+    const user = toUser(await requireUser(id), deps.now());
+    if (!withFederated) return user;
+    const federated = await store.listFederatedObjects(id);
+    return federated.length > 0 ? { ...user, federated: federatedObjectsToList(federated) } : user;
+  }
+
+  function limited<T>(records: T[]): { refs: T[]; truncated: boolean } {
+    const limit = deps.listLimit ?? null;
+    if (limit && limit > 0 && records.length > limit) return { refs: records.slice(0, limit), truncated: true };
+    return { refs: records, truncated: false };
+  }
+
+  /** Splits user list filters into the SQL query and the in-memory rest; null: nothing can match. */
+  function userQuery(list: UserListFilters, base: Partial<UserListQuery>): { query: UserListQuery; rest: ListFilter[] } | null {
+    const query: { -readonly [K in keyof UserListQuery]: UserListQuery[K] } = { ...base, passwordExpires: list.passwordExpires };
+    const nameIlike: string[] = [];
+    const rest: ListFilter[] = [];
+    for (const f of list.filters) {
+      if ((USER_COLUMN_LENGTH[f.name] ?? Infinity) < f.value.length) return null;
+      if (f.comparator === 'equals') {
+        if (f.name === 'enabled') query.enabled = attrAsBoolean(f.value);
+        else if (f.name === 'domain_id') query.domainId = f.value;
+        else if (f.name === 'name') query.name = f.value;
+        else if (f.name === 'idp_id') query.idpId = f.value;
+        else if (f.name === 'protocol_id') query.protocolId = f.value;
+        else if (f.name === 'unique_id') query.uniqueId = f.value;
+        else rest.push(f);
+      } else if (f.name === 'name' && !f.caseSensitive && ['contains', 'startswith', 'endswith'].includes(f.comparator)) {
+        nameIlike.push(likePattern(f));
+      } else {
+        rest.push(f);
+      }
+    }
+    query.nameIlike = nameIlike;
+    return { query, rest };
+  }
+
+  async function usersFor(ids: readonly string[]): Promise<User[]> {
+    const now = deps.now();
+    const users: User[] = [];
+    for (const id of ids) {
+      const record = await store.getUser(id);
+      if (record) users.push(toUser(record, now));
+    }
+    return users;
+  }
+
+  /**
+   * Checks a password in Keystone's order (spec 5.5): lockout, password, enabled, expiry, then
+   * success resets the failure counter. Every failure is the generic 401; the reason stays in
+   * the log detail only. The caller has already checked the user's domain and enabled flag.
+   */
+  async function authenticatePassword(userId: string, password: string): Promise<User> {
+    const now = deps.now();
+    const record = await store.getUser(userId);
+    const local = record?.local;
+    if (!record || !local) throw new Unauthorized('Invalid user / password');
+
+    const lockoutApplies = !!compliance.lockout_failure_attempts && record.options.ignore_lockout_failure_attempts !== true;
+    if (lockoutApplies) {
+      const allowed = await store.claimAuthAttempt(local.local_user_id, compliance.lockout_failure_attempts!, compliance.lockout_duration ?? 0, now);
+      if (!allowed) throw new Unauthorized(`The account is locked for user: ${userId}`);
+    }
+    const ok = local.password_hash !== null && (await verifyPassword(password, local.password_hash, deps.passwordHashing));
+    if (!ok) {
+      if (!lockoutApplies) await store.recordFailedAuth(local.local_user_id, now);
+      throw new Unauthorized('Invalid user / password');
+    }
+    const user = toUser(record, now);
+    if (!user.enabled) throw new Unauthorized(`User ${userId} is disabled`);
+    if (local.password_expires_at && record.options.ignore_password_expiry !== true && now >= local.password_expires_at) {
+      throw new PasswordExpired(userId);
+    }
+    if (lockoutApplies || local.failed_auth_count) await store.resetFailedAuth(local.local_user_id);
+    if (compliance.disable_user_account_days_inactive) await store.touchLastActive(userId, isoDate(now));
+    return user;
+  }
+
+  const management = {
+    /** Keystone's list_users: SQL filters, then the others on the rendered users, then list_limit. */
+    async listUsers(list: UserListFilters, scopeDomainId: string | null): Promise<{ refs: User[]; truncated: boolean }> {
+      const split = userQuery(list, {});
+      if (!split) return { refs: [], truncated: false };
+      // A domain-scoped caller's domain is forced into the query unless one was asked for.
+      const query = split.query.domainId === undefined && scopeDomainId ? { ...split.query, domainId: scopeDomainId } : split.query;
+      const users = (await usersFor(await store.listUserIds(query))).filter((u) => split.rest.every((f) => matchesInMemory(u as unknown as Record<string, unknown>, f)));
+      return limited(users);
+    },
+
+    /** GET /v3/users/{id}: 404 when missing, the federated objects when it has any. */
+    showUser: (id: string) => managed(id, true),
+
+    /** POST /v3/users (core create_user and the SQL driver's). `body` is the normalized `user` member. */
+    async createUserFromApi(body: Record<string, unknown>): Promise<ManagedUser> {
+      if ('password' in body) validatePassword(body['password']);
+      const name = String(body['name']).trim();
+      const domainId = String(body['domain_id']);
+      if (!(await need(deps.resource, 'a resource lookup').getDomain(domainId))) throw NotFound.entity('domain', domainId);
+      await assertDefaultProjectIsNotDomain(body['default_project_id']);
+      const federated = await federatedRows(body['federated']);
+      const now = deps.now();
+      const id = newId();
+      // Keystone's model applies the password before the options of the same request, so
+      // neither ignore_password_expiry nor ignore_change_password_upon_first_use given at
+      // creation exempts the first password (passwordExpiry with no record).
+      const password = 'password' in body ? await newPassword((body['password'] as string | null) ?? null, now, passwordExpiry(now, null, true), false) : null;
+      try {
+        await store.insertUser({
+          id,
+          name,
+          domain_id: domainId,
+          enabled: body['enabled'] === undefined ? true : body['enabled'] === true,
+          default_project_id: (body['default_project_id'] as string | null | undefined) ?? null,
+          extra: splitExtra(body, [...USER_ATTRIBUTES, 'options', 'federated']),
+          options: optionIds(body['options']),
+          now,
+          password,
+          federated,
+        });
+      } catch (error) {
+        if (error instanceof DuplicateUser) throw new Conflict('user', `Duplicate entry found with name ${name} at domain ID ${domainId}`);
+        throw error;
+      }
+      return managed(id, true);
+    },
+
+    /**
+     * PATCH /v3/users/{id} (core update_user and the SQL driver's). Returns the user and its
+     * `extra`, which Keystone's update answers with.
+     */
+    async updateUser(id: string, body: Record<string, unknown>): Promise<{ user: ManagedUser; extra: Record<string, unknown> }> {
+      const current = await requireUser(id);
+      const now = deps.now();
+      if ('domain_id' in body && body['domain_id'] !== current.domain_id) throw new ValidationError('Cannot change Domain ID');
+      if ('password' in body) validatePassword(body['password']);
+      const name = typeof body['name'] === 'string' ? body['name'].trim() : undefined;
+      if ('id' in body && body['id'] !== id) throw new ValidationError('Cannot change user ID');
+      await assertDefaultProjectIsNotDomain(body['default_project_id']);
+
+      // An empty or absent list keeps the user's federated objects; a list replaces them.
+      const federated = Array.isArray(body['federated']) && body['federated'].length > 0 ? await federatedRows(body['federated']) : undefined;
+      const wasEnabled = toUser(current, now).enabled;
+      // Keystone rewrites every attribute from the merged record, so the enabled setter runs on
+      // each update: an enabled result resets the lockout counter (and the inactivity clock).
+      const enabled = 'enabled' in body ? body['enabled'] === true : wasEnabled;
+      const options = optionIds(body['options']);
+      const optionsAfter: Record<string, unknown> = { ...current.options };
+      for (const [name, optionId] of Object.entries(USER_OPTION_IDS)) if (optionId in options) optionsAfter[name] = options[optionId];
+      const merged = { ...current.extra, ...body };
+      const extra = splitExtra(merged, [...USER_ATTRIBUTES, 'options', 'federated']);
+      const password =
+        'password' in body
+          ? await newPassword((body['password'] as string | null) ?? null, now, passwordExpiry(now, { options: optionsAfter }, true), false)
+          : null;
+      try {
+        await store.updateUser(
+          id,
+          {
+            ...(name !== undefined ? { name } : {}),
+            enabled,
+            ...('default_project_id' in body ? { default_project_id: (body['default_project_id'] as string | null) ?? null } : {}),
+            extra,
+            options,
+            resetFailedAuth: enabled,
+            ...(enabled && compliance.disable_user_account_days_inactive ? { lastActiveAt: isoDate(now) } : {}),
+          },
+          password,
+          federated,
+        );
+      } catch (error) {
+        if (error instanceof DuplicateUser) throw new Conflict('user', `Duplicate entry found with name ${name ?? current.name}`);
+        throw error;
+      }
+      // Disabling a user or resetting its password ends its tokens.
+      if ((body['enabled'] === false && wasEnabled) || (body['password'] !== undefined && body['password'] !== null)) {
+        await need(deps.revoke, 'a revocation service').revoke({ user_id: id });
+      }
+      return { user: await managed(id, true), extra };
+    },
+
+    /** DELETE /v3/users/{id}: the user, what refers to it, and revocation events for its tokens and trusts. */
+    async deleteUser(id: string): Promise<void> {
+      await requireUser(id);
+      const { trustIds } = await store.deleteUser(id, deps.now());
+      const revoke = need(deps.revoke, 'a revocation service');
+      await revoke.revoke({ user_id: id });
+      for (const trustId of trustIds) await revoke.revoke({ trust_id: trustId });
+    },
+
+    /**
+     * POST /v3/users/{id}/password (core change_password and the SQL driver's): the original
+     * password authenticates (an expired one is fine here, so users can leave that state, and a
+     * wrong one counts toward lockout), then every [security_compliance] rule of a
+     * self-service change.
+     */
+    async changePassword(id: string, originalPassword: string, password: string): Promise<void> {
+      try {
+        await authenticatePassword(id, originalPassword);
+      } catch (error) {
+        if (!(error instanceof PasswordExpired)) throw error;
+      }
+      validatePassword(password);
+      const record = await requireUser(id);
+      const local = record.local;
+      if (!local) throw new Unauthorized(`user ${id} has no local password`);
+      if (record.options.lock_password === true) {
+        throw new PasswordValidationError(
+          'You cannot change your password at this time due to password policy disallowing password changes. Please contact your administrator to reset your password.',
+        );
+      }
+      const now = deps.now();
+      const minAgeDays = compliance.minimum_password_age ?? 0;
+      if (local.self_service && local.password_created_at) {
+        const minAge = local.password_created_at.getTime() + minAgeDays * DAY_MS;
+        if (now.getTime() < minAge) {
+          const daysLeft = Math.floor((minAge - now.getTime()) / DAY_MS);
+          throw new PasswordValidationError(
+            `You cannot change your password at this time due to the minimum password age. Once you change your password, it must be used for ${minAgeDays} day(s) before it can be changed. Please try again in ${daysLeft} day(s) or contact your administrator to reset your password.`,
+          );
+        }
+      }
+      const unique = compliance.unique_last_password_count ?? 0;
+      if (unique > 0) {
+        for (const hash of await store.recentPasswordHashes(local.local_user_id, unique)) {
+          if (hash !== null && (await verifyPassword(password, hash, deps.passwordHashing))) {
+            throw new PasswordValidationError(
+              `The new password cannot be identical to a previous password. The total number which includes the new password must be unique is ${unique}.`,
+            );
+          }
+        }
+      }
+      // A self-service password honours password_expires_days, never change_password_upon_first_use.
+      await store.replacePassword(local.local_user_id, await newPassword(password, now, passwordExpiry(now, record, false), true));
+      await need(deps.revoke, 'a revocation service').revoke({ user_id: id });
+    },
+
+    async listGroups(filters: readonly ListFilter[], scopeDomainId: string | null): Promise<{ refs: GroupRecord[]; truncated: boolean }> {
+      const query: { domainId?: string; name?: string; ilike: { column: 'name' | 'domain_id' | 'description'; pattern: string }[] } = { ilike: [] };
+      const rest: ListFilter[] = [];
+      for (const f of filters) {
+        if ((GROUP_COLUMN_LENGTH[f.name] ?? Infinity) < f.value.length) return { refs: [], truncated: false };
+        if (f.comparator === 'equals' && f.name === 'name') query.name = f.value;
+        else if (f.comparator === 'equals' && f.name === 'domain_id') query.domainId = f.value;
+        else if (!f.caseSensitive && ['contains', 'startswith', 'endswith'].includes(f.comparator)) query.ilike.push({ column: f.name as 'name', pattern: likePattern(f) });
+        else rest.push(f);
+      }
+      let groups = await need(deps.groups, 'a group store').listGroups(query);
+      groups = groups.filter((g) => rest.every((f) => matchesInMemory(g as unknown as Record<string, unknown>, f)));
+      // A domain-scoped caller sees its domain's groups only.
+      if (scopeDomainId) groups = groups.filter((g) => g.domain_id === scopeDomainId);
+      return limited(groups);
+    },
+
+    getGroup: requireGroup,
+
+    async createGroup(body: Record<string, unknown>): Promise<GroupRecord> {
+      const domainId = String(body['domain_id']);
+      if (!(await need(deps.resource, 'a resource lookup').getDomain(domainId))) throw NotFound.entity('domain', domainId);
+      const record: GroupRecord = {
+        id: newId(),
+        name: String(body['name']).trim(),
+        domain_id: domainId,
+        description: 'description' in body ? ((body['description'] as string | null) ?? null) : '',
+        extra: splitExtra(body, GROUP_ATTRIBUTES),
+      };
+      try {
+        await need(deps.groups, 'a group store').insertGroup(record);
+      } catch (error) {
+        if (error instanceof DuplicateGroup) throw new Conflict('group', `Duplicate entry found with name ${record.name} at domain ID ${domainId}`);
+        throw error;
+      }
+      return record;
+    },
+
+    async updateGroup(id: string, body: Record<string, unknown>): Promise<GroupRecord> {
+      const current = await requireGroup(id);
+      if ('domain_id' in body && body['domain_id'] !== current.domain_id) throw new ValidationError('Cannot change Domain ID');
+      const merged = { ...current.extra, ...body };
+      const record: GroupRecord = {
+        id,
+        name: typeof body['name'] === 'string' ? body['name'].trim() : current.name,
+        domain_id: current.domain_id,
+        description: 'description' in body ? ((body['description'] as string | null) ?? null) : current.description,
+        extra: splitExtra(merged, GROUP_ATTRIBUTES),
+      };
+      try {
+        await need(deps.groups, 'a group store').updateGroup(record);
+      } catch (error) {
+        if (error instanceof DuplicateGroup) throw new Conflict('group', `Duplicate entry found with name ${record.name}`);
+        throw error;
+      }
+      return record;
+    },
+
+    /**
+     * Keystone revokes the members' tokens only when the group held role assignments: without
+     * any, the group gave its members nothing a token could carry.
+     */
+    async deleteGroup(id: string): Promise<void> {
+      await requireGroup(id);
+      const { memberIds, hadAssignments } = await need(deps.groups, 'a group store').deleteGroup(id);
+      if (hadAssignments) for (const userId of memberIds) await need(deps.revoke, 'a revocation service').revoke({ user_id: userId });
+    },
+
+    async listUsersInGroup(groupId: string, list: UserListFilters): Promise<{ refs: User[]; truncated: boolean }> {
+      await requireGroup(groupId);
+      const split = userQuery(list, { groupId });
+      if (!split) return { refs: [], truncated: false };
+      const users = (await usersFor(await store.listUserIds(split.query))).filter((u) => split.rest.every((f) => matchesInMemory(u as unknown as Record<string, unknown>, f)));
+      return limited(users);
+    },
+
+    async addUserToGroup(groupId: string, userId: string): Promise<void> {
+      await requireGroup(groupId);
+      await requireUser(userId);
+      await need(deps.groups, 'a group store').addMember(groupId, userId);
+    },
+
+    async checkUserInGroup(groupId: string, userId: string): Promise<void> {
+      await requireGroup(groupId);
+      await requireUser(userId);
+      if (!(await need(deps.groups, 'a group store').isMember(groupId, userId, deps.now()))) {
+        throw new NotFound(`User '${userId}' not found in group '${groupId}'`);
+      }
+    },
+
+    /** Removing a member ends its tokens: they may carry roles the group gave. */
+    async removeUserFromGroup(groupId: string, userId: string): Promise<void> {
+      if (!(await need(deps.groups, 'a group store').removeMember(groupId, userId))) {
+        await requireGroup(groupId);
+        await requireUser(userId);
+        throw new NotFound(`User '${userId}' not found in group '${groupId}'`);
+      }
+      await need(deps.revoke, 'a revocation service').revoke({ user_id: userId });
+    },
+
+    async listGroupsForUser(userId: string, filters: readonly ListFilter[]): Promise<{ refs: UserGroup[]; truncated: boolean }> {
+      await requireUser(userId);
+      const groups = await need(deps.groups, 'a group store').listGroupsForUser(userId, {}, deps.now());
+      return limited(groups.filter((g) => filters.every((f) => matchesInMemory(g as unknown as Record<string, unknown>, f))));
+    },
+  };
+
   return {
+    ...management,
     async getUser(id: string): Promise<User | undefined> {
       const record = await store.getUser(id);
       return record && toUser(record, deps.now());
@@ -69,36 +575,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       return record && toUser(record, deps.now());
     },
 
-    /**
-     * Checks a password in Keystone's order (spec 5.5): lockout, password, enabled, expiry, then
-     * success resets the failure counter. Every failure is the generic 401; the reason stays in
-     * the log detail only. The caller has already checked the user's domain and enabled flag.
-     */
-    async authenticatePassword(userId: string, password: string): Promise<User> {
-      const now = deps.now();
-      const record = await store.getUser(userId);
-      const local = record?.local;
-      if (!record || !local) throw new Unauthorized('Invalid user / password');
-
-      const lockoutApplies = !!compliance.lockout_failure_attempts && record.options.ignore_lockout_failure_attempts !== true;
-      if (lockoutApplies) {
-        const allowed = await store.claimAuthAttempt(local.local_user_id, compliance.lockout_failure_attempts!, compliance.lockout_duration ?? 0, now);
-        if (!allowed) throw new Unauthorized(`The account is locked for user: ${userId}`);
-      }
-      const ok = local.password_hash !== null && (await verifyPassword(password, local.password_hash, deps.passwordHashing));
-      if (!ok) {
-        if (!lockoutApplies) await store.recordFailedAuth(local.local_user_id, now);
-        throw new Unauthorized('Invalid user / password');
-      }
-      const user = toUser(record, now);
-      if (!user.enabled) throw new Unauthorized(`User ${userId} is disabled`);
-      if (local.password_expires_at && record.options.ignore_password_expiry !== true && now >= local.password_expires_at) {
-        throw new PasswordExpired(userId);
-      }
-      if (lockoutApplies || local.failed_auth_count) await store.resetFailedAuth(local.local_user_id);
-      if (compliance.disable_user_account_days_inactive) await store.touchLastActive(userId, isoDate(now));
-      return user;
-    },
+    authenticatePassword,
 
     /** Creates a local user; an admin-set password honours change_password_upon_first_use. */
     async createUser(input: { name: string; domain_id: string; password?: string; enabled?: boolean; default_project_id?: string | null }): Promise<User> {
@@ -115,8 +592,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       const now = deps.now();
       const record = await store.getUser(userId);
       if (!record?.local) throw new Error(`user ${userId} has no local credentials`);
-      const hash = await hashPassword(password, deps.passwordHashing);
-      await store.setPassword(record.local.local_user_id, hash, now, passwordExpiry(now, record, true), false);
+      await store.replacePassword(record.local.local_user_id, await newPassword(password, now, passwordExpiry(now, record, true), false));
     },
 
     /** True when `password` matches the user's current password (bootstrap's idempotence). */

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { KeystoneDatabase } from '../db/schema.js';
 import { newId, parseExtra } from '../common/ids.js';
 
@@ -29,6 +29,59 @@ export interface UserRecord {
   readonly options: Readonly<Partial<Record<UserOptionName, unknown>>>;
   /** Present for users with a local password (local_user row). */
   readonly local: LocalCredentials | null;
+}
+
+/** A `federated_user` row: the user's identity at an identity provider. */
+export interface FederatedObject {
+  readonly idp_id: string;
+  readonly protocol_id: string;
+  readonly unique_id: string;
+}
+
+/**
+ * The SQL side of Keystone's user list hints: exact and case-insensitive filters the database
+ * answers (spec 5.4); the rest is filtered on the rendered users.
+ */
+export interface UserListQuery {
+  readonly domainId?: string;
+  readonly enabled?: boolean;
+  readonly name?: string;
+  readonly nameIlike?: readonly string[];
+  readonly idpId?: string;
+  readonly protocolId?: string;
+  readonly uniqueId?: string;
+  readonly passwordExpires?: readonly { readonly op: '<' | '<=' | '>' | '>=' | '=' | '<>'; readonly at: Date }[];
+  /** Members of this group only (list_users_in_group). */
+  readonly groupId?: string;
+}
+
+/** The changes of an update, in Keystone's model terms; absent members stay as stored. */
+export interface UserChanges {
+  readonly name?: string;
+  readonly enabled: boolean;
+  readonly default_project_id?: string | null;
+  readonly extra: Record<string, unknown>;
+  /** Option id → value; null deletes the option. */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** Keystone's enabled setter: re-enabling resets the lockout counter. */
+  readonly resetFailedAuth: boolean;
+  readonly lastActiveAt?: string;
+}
+
+export interface NewPassword {
+  readonly hash: string | null;
+  readonly now: Date;
+  readonly expiresAt: Date | null;
+  readonly selfService: boolean;
+  /** How many earlier rows to keep besides the new one (Keystone's unique_last_password_count, at least 1). */
+  readonly keep: number;
+}
+
+/** A unique constraint refused the write (Keystone's DBDuplicateEntry → 409). */
+export class DuplicateUser extends Error {}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
 
 export interface LocalCredentials {
@@ -232,6 +285,189 @@ export function createIdentityStore(db: Kysely<KeystoneDatabase>) {
       ).execute();
     },
 
+    /** The user's federated identities, grouped as Keystone's federated_objects_to_list. */
+    async listFederatedObjects(userId: string): Promise<FederatedObject[]> {
+      return db.selectFrom('federated_user').select(['idp_id', 'protocol_id', 'unique_id']).where('user_id', '=', userId).orderBy('id').execute();
+    },
+
+    async identityProviderExists(idpId: string): Promise<boolean> {
+      return (await db.selectFrom('identity_provider').select('id').where('id', '=', idpId).executeTakeFirst()) !== undefined;
+    },
+
+    async protocolExists(idpId: string, protocolId: string): Promise<boolean> {
+      const row = await db.selectFrom('federation_protocol').select('id').where('idp_id', '=', idpId).where('id', '=', protocolId).executeTakeFirst();
+      return row !== undefined;
+    },
+
+    /** Ids of the users matching the SQL part of a list query, ordered by id. */
+    async listUserIds(query: UserListQuery): Promise<string[]> {
+      let q = db.selectFrom('user').leftJoin('local_user', 'local_user.user_id', 'user.id').select('user.id as id').distinct();
+      if (query.domainId !== undefined) q = q.where('user.domain_id', '=', query.domainId);
+      if (query.enabled !== undefined) q = q.where('user.enabled', '=', query.enabled);
+      if (query.groupId !== undefined) {
+        const groupId = query.groupId;
+        q = q.where('user.id', 'in', db.selectFrom('user_group_membership').select('user_id').where('group_id', '=', groupId));
+      }
+      const federated = query.idpId !== undefined || query.protocolId !== undefined || query.uniqueId !== undefined;
+      if (federated) {
+        // Keystone answers federated attribute filters from the shadow users alone.
+        let fed = db.selectFrom('federated_user').select('user_id');
+        if (query.idpId !== undefined) fed = fed.where('idp_id', '=', query.idpId);
+        if (query.protocolId !== undefined) fed = fed.where('protocol_id', '=', query.protocolId);
+        if (query.uniqueId !== undefined) fed = fed.where('unique_id', '=', query.uniqueId);
+        if (query.name !== undefined) fed = fed.where('display_name', '=', query.name);
+        q = q.where('user.id', 'in', fed);
+      } else if (query.name !== undefined) {
+        // The local name, plus federated users by display name (Keystone adds the shadow users).
+        const name = query.name;
+        q = q.where((eb) =>
+          eb.or([
+            eb('local_user.name', '=', name),
+            eb('user.id', 'in', db.selectFrom('federated_user').select('user_id').where('display_name', '=', name)),
+          ]),
+        );
+      }
+      for (const pattern of query.nameIlike ?? []) q = q.where(sql<boolean>`local_user.name ILIKE ${pattern}`);
+      for (const { op, at } of query.passwordExpires ?? []) {
+        // Any password row of the user, as Keystone's join of password (old rows included).
+        q = q.where('local_user.id', 'in', db.selectFrom('password').select('local_user_id').where('expires_at', op, at));
+      }
+      return (await q.orderBy('user.id').execute()).map((r) => r.id);
+    },
+
+    /** The newest `count` password hashes, newest first (the current one included). */
+    async recentPasswordHashes(localUserId: number, count: number): Promise<(string | null)[]> {
+      const rows = await db
+        .selectFrom('password')
+        .select('password_hash')
+        .where('local_user_id', '=', localUserId)
+        .orderBy('created_at_int', 'desc')
+        .orderBy('id', 'desc')
+        .limit(count)
+        .execute();
+      return rows.map((r) => r.password_hash);
+    },
+
+    /**
+     * Keystone's password setter: history cut to the last `keep` rows, every earlier password
+     * that has not expired yet expires now, then the new row becomes the current password.
+     */
+    async replacePassword(localUserId: number, password: NewPassword): Promise<void> {
+      await db.transaction().execute((trx) => replacePasswordRows(trx, localUserId, password));
+    },
+
+    /** Creates a local user with its options and optional password, in one transaction. */
+    async insertUser(input: {
+      id: string;
+      name: string;
+      domain_id: string;
+      enabled: boolean;
+      default_project_id: string | null;
+      extra: Record<string, unknown>;
+      options: Readonly<Record<string, unknown>>;
+      now: Date;
+      password: NewPassword | null;
+      federated: readonly FederatedObject[];
+    }): Promise<void> {
+      try {
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('user')
+            .values({
+              id: input.id,
+              domain_id: input.domain_id,
+              enabled: input.enabled,
+              default_project_id: input.default_project_id,
+              created_at: input.now,
+              last_active_at: null,
+              extra: JSON.stringify(input.extra),
+            })
+            .execute();
+          const local = await trx
+            .insertInto('local_user')
+            .values({ user_id: input.id, domain_id: input.domain_id, name: input.name, failed_auth_count: 0, failed_auth_at: null })
+            .returning('id')
+            .executeTakeFirstOrThrow();
+          await writeOptions(trx, input.id, input.options);
+          if (input.password) await replacePasswordRows(trx, local.id, input.password);
+          await writeFederated(trx, input.id, input.name, input.federated);
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DuplicateUser();
+        throw error;
+      }
+    },
+
+    /** Applies an update (and an admin password reset) in one transaction. */
+    async updateUser(userId: string, changes: UserChanges, password: NewPassword | null, federated?: readonly FederatedObject[]): Promise<void> {
+      try {
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable('user')
+            .set({
+              enabled: changes.enabled,
+              extra: JSON.stringify(changes.extra),
+              ...(changes.default_project_id !== undefined ? { default_project_id: changes.default_project_id } : {}),
+              ...(changes.lastActiveAt !== undefined ? { last_active_at: changes.lastActiveAt } : {}),
+            })
+            .where('id', '=', userId)
+            .execute();
+          if (changes.name !== undefined) {
+            const renamed = await trx.updateTable('local_user').set({ name: changes.name }).where('user_id', '=', userId).executeTakeFirst();
+            // A user without a local row is a shadow user: its name is the federated display name.
+            if (Number(renamed.numUpdatedRows) === 0) {
+              await trx.updateTable('federated_user').set({ display_name: changes.name }).where('user_id', '=', userId).execute();
+            }
+          }
+          if (changes.resetFailedAuth) {
+            await trx.updateTable('local_user').set({ failed_auth_count: 0, failed_auth_at: null }).where('user_id', '=', userId).execute();
+          }
+          await writeOptions(trx, userId, changes.options);
+          if (federated) {
+            // A new list replaces the user's federated objects (Keystone's update_user).
+            const named = await trx.selectFrom('local_user').select('name').where('user_id', '=', userId).executeTakeFirst();
+            await trx.deleteFrom('federated_user').where('user_id', '=', userId).execute();
+            await writeFederated(trx, userId, changes.name ?? named?.name ?? null, federated);
+          }
+          if (password) {
+            // Shadow (federated or nonlocal) users have no local_user row to hold a password.
+            const local = await trx.selectFrom('local_user').select('id').where('user_id', '=', userId).executeTakeFirst();
+            if (local) await replacePasswordRows(trx, local.id, password);
+          }
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DuplicateUser();
+        throw error;
+      }
+    },
+
+    /**
+     * Deletes a user with what refers to it, as Keystone's delete_user and its deleted-user
+     * callbacks do: group memberships, role assignments (system ones too), credentials,
+     * application credentials, and trusts it is party to (soft-deleted; their ids returned so
+     * their tokens can be revoked). local_user, password, nonlocal/federated_user and
+     * user_option follow by ON DELETE CASCADE.
+     */
+    async deleteUser(userId: string, now: Date): Promise<{ trustIds: string[] }> {
+      return db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('user_group_membership').where('user_id', '=', userId).execute();
+        await trx.deleteFrom('expiring_user_group_membership').where('user_id', '=', userId).execute();
+        await trx.deleteFrom('assignment').where('actor_id', '=', userId).where('type', 'in', ['UserProject', 'UserDomain']).execute();
+        await trx.deleteFrom('system_assignment').where('actor_id', '=', userId).where('type', '=', 'UserSystem').execute();
+        await trx.deleteFrom('credential').where('user_id', '=', userId).execute();
+        await trx.deleteFrom('application_credential').where('user_id', '=', userId).execute();
+        const trusts = await trx
+          .updateTable('trust')
+          .set({ deleted_at: now })
+          .where((eb) => eb.or([eb('trustor_user_id', '=', userId), eb('trustee_user_id', '=', userId)]))
+          .where('deleted_at', 'is', null)
+          .returning('id')
+          .execute();
+        await trx.deleteFrom('user').where('id', '=', userId).execute();
+        return { trustIds: trusts.map((t) => t.id) };
+      });
+    },
+
     async listGroupIds(userId: string, now: Date): Promise<string[]> {
       const [direct, expiring] = await Promise.all([
         db.selectFrom('user_group_membership').select('group_id').where('user_id', '=', userId).execute(),
@@ -258,7 +494,7 @@ export function createIdentityStore(db: Kysely<KeystoneDatabase>) {
 async function insertPassword(
   db: Kysely<KeystoneDatabase>,
   localUserId: number,
-  hash: string,
+  hash: string | null,
   now: Date,
   expiresAt: Date | null,
   selfService: boolean,
@@ -275,4 +511,46 @@ async function insertPassword(
       self_service: selfService,
     })
     .execute();
+}
+
+async function replacePasswordRows(trx: Transaction<KeystoneDatabase>, localUserId: number, password: NewPassword): Promise<void> {
+  const kept = await trx
+    .selectFrom('password')
+    .select('id')
+    .where('local_user_id', '=', localUserId)
+    .orderBy('created_at_int', 'desc')
+    .orderBy('id', 'desc')
+    .limit(password.keep)
+    .execute();
+  let stale = trx.deleteFrom('password').where('local_user_id', '=', localUserId);
+  if (kept.length > 0) stale = stale.where('id', 'not in', kept.map((r) => r.id));
+  await stale.execute();
+  await trx
+    .updateTable('password')
+    .set({ expires_at: password.now, expires_at_int: password.now.getTime() * 1000 })
+    .where('local_user_id', '=', localUserId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', password.now)]))
+    .execute();
+  await insertPassword(trx, localUserId, password.hash, password.now, password.expiresAt, password.selfService);
+}
+
+/** Keystone's resource_options_ref_to_mapper: null deletes an option, unregistered ids are dropped. */
+async function writeOptions(trx: Transaction<KeystoneDatabase>, userId: string, options: Readonly<Record<string, unknown>>): Promise<void> {
+  const registered = Object.values(USER_OPTION_IDS) as string[];
+  await trx.deleteFrom('user_option').where('user_id', '=', userId).where('option_id', 'not in', registered).execute();
+  for (const [optionId, value] of Object.entries(options)) {
+    await trx.deleteFrom('user_option').where('user_id', '=', userId).where('option_id', '=', optionId).execute();
+    if (value !== null && value !== undefined) {
+      await trx.insertInto('user_option').values({ user_id: userId, option_id: optionId, option_value: JSON.stringify(value) }).execute();
+    }
+  }
+}
+
+async function writeFederated(trx: Transaction<KeystoneDatabase>, userId: string, displayName: string | null, objects: readonly FederatedObject[]): Promise<void> {
+  for (const object of objects) {
+    await trx
+      .insertInto('federated_user')
+      .values({ user_id: userId, idp_id: object.idp_id, protocol_id: object.protocol_id, unique_id: object.unique_id, display_name: displayName })
+      .execute();
+  }
 }

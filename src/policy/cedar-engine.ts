@@ -11,6 +11,7 @@ import {
   TARGET_VALUES_TYPE,
   TOKEN_ATTRIBUTES,
 } from './cedar-compile.js';
+import { compactPolicySet, PRINCIPAL_KEY_PREFIX } from './cedar-compact.js';
 import { pythonStr } from './oslo.js';
 import { type Credentials, flattenTarget, type PolicyEngine, type PolicyInput, type Violation } from './pdp.js';
 
@@ -189,6 +190,8 @@ function principalAttributes(creds: Credentials): Record<string, cedar.CedarValu
   return attrs;
 }
 
+const SET_ATTRIBUTES: ReadonlySet<string> = new Set(Object.entries(CREDENTIAL_ATTRIBUTES).filter(([, kind]) => kind === 'set').map(([name]) => name));
+
 /**
  * Set attributes that the policies only ever test with `principal.X.contains("literal")`: for
  * those only the literals can change a decision, so a 20-role token sends the one or two roles
@@ -210,7 +213,8 @@ function containsOnlySets(text: string): Map<string, ReadonlySet<string>> {
 
 interface ActionPlan {
   readonly policySetId: string;
-  readonly entity: cedar.EntityJson;
+  /** The action entity, for requests that carry entities; absent in the compact form. */
+  readonly entity: cedar.EntityJson | undefined;
   /** Principal attributes the action's policies mention. */
   readonly attributes: readonly string[];
   /** Target keys the action's policies mention. */
@@ -222,17 +226,17 @@ interface ActionPlan {
 /** Every principal attribute is built once per credentials object (they live as long as their token). */
 const builtAttributes = new WeakMap<Credentials, Record<string, cedar.CedarValueJson>>();
 
-function attributesFor(creds: Credentials, plan: ActionPlan): Record<string, cedar.CedarValueJson> {
+/** Writes the attributes the plan needs into `into`, each name prefixed with `prefix`. */
+function addAttributes(creds: Credentials, plan: ActionPlan, into: Record<string, cedar.CedarValueJson>, prefix: string) {
   let all = builtAttributes.get(creds);
   if (!all) builtAttributes.set(creds, (all = principalAttributes(creds)));
-  const picked: Record<string, cedar.CedarValueJson> = {};
   for (const name of plan.attributes) {
     const value = all[name];
     if (value === undefined) continue;
     const filter = plan.setFilters.get(name);
-    picked[name] = filter && Array.isArray(value) ? value.filter((member) => filter.has(member as string)) : value;
+    into[prefix + name] = filter && Array.isArray(value) ? value.filter((member) => filter.has(member as string)) : value;
   }
-  return picked;
+  return into;
 }
 
 /**
@@ -269,25 +273,34 @@ export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
   // action gets its own set holding only the policies that can match it (a few, ~0.1 ms).
   const plans = new Map<string, ActionPlan>();
   const allAttributes = [...Object.keys(CREDENTIAL_ATTRIBUTES), ...Object.values(TOKEN_ATTRIBUTES), 'scope'];
+  const switches = { enforce_scope: options.enforceScope, enforce_new_defaults: options.enforceNewDefaults };
   for (const action of facts.actions.keys()) {
-    const relevant = Object.fromEntries([...parsed].filter(([, policy]) => appliesTo(policy.json.action, action, facts)).map(([id, policy]) => [id, policy.text]));
-    const policySetId = `keystone-ts-policies-${sha(JSON.stringify(relevant))}`;
+    const relevant = [...parsed].filter(([, policy]) => appliesTo(policy.json.action, action, facts));
+    const compact = options.validateRequests
+      ? undefined
+      : compactPolicySet(relevant.map(([id, policy]) => [id, policy.json] as const), action, switches, SET_ATTRIBUTES);
+    const policies = compact?.policies ?? Object.fromEntries(relevant.map(([id, policy]) => [id, policy.text]));
+    const policySetId = `keystone-ts-policies-${sha(JSON.stringify(policies))}`;
     if (!preparsedIds.has(policySetId)) {
-      const preparsed = cedar.preparsePolicySet(policySetId, { staticPolicies: relevant });
+      const preparsed = cedar.preparsePolicySet(policySetId, { staticPolicies: policies });
       if (preparsed.type === 'failure') throw new CedarPolicyError(`cedar policies for ${action}: ${describe(preparsed.errors)}`);
       if (preparsedIds.size >= CACHE_LIMIT) preparsedIds.clear();
       preparsedIds.add(policySetId);
     }
+    if (compact) {
+      plans.set(action, { policySetId, entity: undefined, ...compact });
+      continue;
+    }
     // Without the schema in the request, Cedar learns an action's groups (scope_types) only from
     // the action entity sent with it, so each action's entity is built once here.
     const parents = [...(facts.ancestors.get(action) ?? [])].map((id) => ({ type: 'Action', id }));
-    // Each value crosses into wasm field by field (~2-4 µs each), so a request carries only the
-    // attributes and target keys this action's policies mention. Mention is a plain substring
-    // test: it can only include too much, never too little.
-    const text = Object.values(relevant).join('\n');
+    // Each field of a request costs, so it carries only the attributes and target keys this
+    // action's policies mention. Mention is a plain substring test: it can only include too
+    // much, never too little.
+    const text = relevant.map(([, policy]) => policy.text).join('\n');
     plans.set(action, {
       policySetId,
-      entity: { uid: { type: 'Action', id: action }, attrs: {}, parents },
+      entity: compact ? undefined : { uid: { type: 'Action', id: action }, attrs: {}, parents },
       attributes: options.validateRequests ? allAttributes : allAttributes.filter((name) => text.includes(name)),
       targetKeys: facts.targetKeys.filter((key) => text.includes(key)),
       setFilters: options.validateRequests ? new Map() : containsOnlySets(text),
@@ -312,12 +325,19 @@ export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
         return { allow: false, decisionId, violations: [{ field: 'action', message: `no policy rule named ${action}` }] };
       }
       const creds = input.credentials;
+      const principal = { type: PRINCIPAL_TYPE, id: creds.user_id };
+      const target = renderTarget(input, plan.targetKeys);
+      const request = plan.entity
+        ? {
+            context: { ...switches, target },
+            entities: [{ uid: principal, attrs: addAttributes(creds, plan, {}, ''), parents: [] }, plan.entity],
+          }
+        : { context: addAttributes(creds, plan, target, PRINCIPAL_KEY_PREFIX), entities: [] };
       const answer = cedar.statefulIsAuthorized({
-        principal: { type: PRINCIPAL_TYPE, id: creds.user_id },
+        principal,
         action: { type: 'Action', id: action },
         resource: { type: RESOURCE_TYPE, id: input.request?.path ?? '' },
-        context: { enforce_scope: options.enforceScope, enforce_new_defaults: options.enforceNewDefaults, target: renderTarget(input, plan.targetKeys) },
-        entities: [{ uid: { type: PRINCIPAL_TYPE, id: creds.user_id }, attrs: attributesFor(creds, plan), parents: [] }, plan.entity],
+        ...request,
         preparsedPolicySetId: plan.policySetId,
         ...(options.validateRequests ? { preparsedSchemaName: schemaName, validateRequest: true } : {}),
       });

@@ -72,7 +72,7 @@ export function collection(ctx: RequestContext, key: string, refs: readonly unkn
 }
 
 /** Strips links: policy sees the stored record. */
-function stored(ref: Record<string, unknown>): Record<string, unknown> {
+export function stored(ref: Record<string, unknown>): Record<string, unknown> {
   const { links: _links, ...rest } = ref;
   return rest;
 }
@@ -182,6 +182,8 @@ export function catalogRoutes(deps: CatalogRoutesDeps): Route[] {
       authenticated: true,
       requestSchema: 'region-create',
       bodyMember: 'region',
+      // Keystone reads `body.get('region')` and fails with a 500 when it is absent; a 400 says why.
+      bodyMemberDefault: null,
       statuses: [201, 400, 401, 403, 404, 409],
       ...regionCreate(() => undefined),
     },
@@ -192,6 +194,8 @@ export function catalogRoutes(deps: CatalogRoutesDeps): Route[] {
       authenticated: true,
       requestSchema: 'region-create',
       bodyMember: 'region',
+      // Keystone reads `body.get('region')` and fails with a 500 when it is absent; a 400 says why.
+      bodyMemberDefault: null,
       statuses: [201, 400, 401, 403, 404, 409],
       ...regionCreate((ctx) => ctx.params['region_id']),
     },
