@@ -99,8 +99,9 @@ if (args['run-log'] && existsSync(args['run-log'])) {
 
 /**
  * The last error response (status >= 400) each test or class fixture received, from tempest's
- * REST log: `Request (Class:test_or_setUpClass): 404 POST http://host/v3/users 0.01s`. For a
- * negative test that expected it, it is not the cause; otherwise it usually is.
+ * REST log: `Request (Class:test_or_setUpClass): 404 POST http://host/v3/users 0.01s` (a test's own,
+ * else its class's setUp's). For a negative test that expected it, it is not the cause; otherwise
+ * it usually is.
  */
 const lastErrorResponse = new Map();
 if (args['tempest-log'] && existsSync(args['tempest-log'])) {
@@ -115,7 +116,9 @@ const shortName = (id) => id.split('.').slice(-2).join(':');
 function outcome(id) {
   const status = results.get(id);
   if (status !== undefined) {
-    return { status, error: errors.get(id), response: lastErrorResponse.get(shortName(id)) };
+    const cls = classOf(id).split('.').at(-1);
+    const response = lastErrorResponse.get(shortName(id)) ?? lastErrorResponse.get(`${cls}:setUp`);
+    return { status, error: errors.get(id), response };
   }
   const cls = classOf(id);
   const fixture = classFixtures.get(cls);
