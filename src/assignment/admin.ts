@@ -189,7 +189,31 @@ export function createAssignmentAdmin(deps: AssignmentAdminDeps) {
   }
 
   /** _expand_indirect_assignment: groups into members, inherited grants onto the projects below. */
-  async function expandIndirect(ref: AssignmentRef, userId: string | undefined, projectId: string | undefined, subtreeIds: readonly string[] | undefined): Promise<AssignmentEntry[]> {
+  /**
+   * The project sets inheritance expands onto, read once per listing: fifty inherited grants on
+   * one domain would otherwise read the domain's projects fifty times.
+   */
+  function projectSets() {
+    const subtrees = new Map<string, Promise<string[]>>();
+    const domains = new Map<string, Promise<string[]>>();
+    const once = (cache: Map<string, Promise<string[]>>, id: string, read: () => Promise<readonly { id: string }[]>) => {
+      let found = cache.get(id);
+      if (!found) cache.set(id, (found = read().then((projects) => projects.map((p) => p.id))));
+      return found;
+    };
+    return {
+      subtree: (id: string) => once(subtrees, id, () => deps.subtreeOf(id)),
+      inDomain: (id: string) => once(domains, id, () => deps.projectsInDomain(id)),
+    };
+  }
+
+  async function expandIndirect(
+    ref: AssignmentRef,
+    userId: string | undefined,
+    projectId: string | undefined,
+    subtreeIds: readonly string[] | undefined,
+    sets: ReturnType<typeof projectSets>,
+  ): Promise<AssignmentEntry[]> {
     const expandGroup = async (base: AssignmentEntry): Promise<AssignmentEntry[]> => {
       const members = userId ? [userId] : await deps.userIdsInGroup(base.group_id!);
       return members.map((member) => {
@@ -203,12 +227,12 @@ export function createAssignmentAdmin(deps: AssignmentAdminDeps) {
       if (projectId) {
         projectIds = [projectId, ...(subtreeIds ?? [])];
         if (subtreeIds && subtreeIds.length > 0 && ref.project_id && projectIds.includes(ref.project_id)) {
-          projectIds = (await deps.subtreeOf(ref.project_id)).map((p) => p.id);
+          projectIds = await sets.subtree(ref.project_id);
         }
       } else if (ref.domain_id) {
-        projectIds = (await deps.projectsInDomain(ref.domain_id)).map((p) => p.id);
+        projectIds = await sets.inDomain(ref.domain_id);
       } else {
-        projectIds = (await deps.subtreeOf(ref.project_id!)).map((p) => p.id);
+        projectIds = await sets.subtree(ref.project_id!);
       }
       const onProject = (base: AssignmentEntry, target: string): AssignmentEntry => {
         const { project_id: sourceProject, domain_id: sourceDomain, inherited_to_projects: _inherited, ...rest } = base;
@@ -257,7 +281,8 @@ export function createAssignmentAdmin(deps: AssignmentAdminDeps) {
       if (groupIds.length > 0) fromGroups.push(...(await rowsForActor({ groupIds, projectId: q.projectId, subtreeIds, domainId: q.domainId, inherited })));
     }
     let entries: AssignmentEntry[] = [];
-    for (const ref of [...direct, ...fromGroups]) entries.push(...(await expandIndirect(ref, q.userId, q.projectId, subtreeIds)));
+    const sets = projectSets();
+    for (const ref of [...direct, ...fromGroups]) entries.push(...(await expandIndirect(ref, q.userId, q.projectId, subtreeIds, sets)));
     entries = await addImpliedRoles(entries);
     // Domain-specific roles only alias global ones: they never reach a token (_strip_domain_roles).
     const roles = new Map((await store.getRoles([...new Set(entries.map((e) => e.role_id))])).map((r) => [r.id, r]));

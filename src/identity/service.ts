@@ -259,12 +259,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
 
   async function usersFor(ids: readonly string[]): Promise<User[]> {
     const now = deps.now();
-    const users: User[] = [];
-    for (const id of ids) {
-      const record = await store.getUser(id);
-      if (record) users.push(toUser(record, now));
-    }
-    return users;
+    return (await store.getUsers(ids)).map((record) => toUser(record, now));
   }
 
   /**
@@ -305,7 +300,11 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       if (!split) return { refs: [], truncated: false };
       // A domain-scoped caller's domain is forced into the query unless one was asked for.
       const query = split.query.domainId === undefined && scopeDomainId ? { ...split.query, domainId: scopeDomainId } : split.query;
-      const users = (await usersFor(await store.listUserIds(query))).filter((u) => split.rest.every((f) => matchesInMemory(u as unknown as Record<string, unknown>, f)));
+      let ids = await store.listUserIds(query);
+      // With no filter left for memory, list_limit + 1 users tell whether the list is cut.
+      const limit = deps.listLimit ?? 0;
+      if (split.rest.length === 0 && limit > 0) ids = ids.slice(0, limit + 1);
+      const users = (await usersFor(ids)).filter((u) => split.rest.every((f) => matchesInMemory(u as unknown as Record<string, unknown>, f)));
       return limited(users);
     },
 
