@@ -68,6 +68,9 @@ import { authzenRoutes } from './api/authz/authzen.js';
 import { extAuthzRoutes } from './api/authz/ext-authz.js';
 import { createOperationMatcher } from './policy/operations.js';
 import { bootstrap, type BootstrapOptions } from './bootstrap/bootstrap.js';
+import { createApplicationCredentialService } from './application-credential/service.js';
+import { createApplicationCredentialStore } from './application-credential/store.js';
+import { applicationCredentialRoutes } from './api/v3/application-credentials.js';
 
 export type Log = (record: Record<string, unknown>) => void;
 
@@ -166,6 +169,7 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     userIdsInGroup: groupReads.listUserIdsInGroup,
     options: { prohibitedImpliedRoles: config.assignment.prohibited_implied_role },
   });
+  const assignment = createAssignmentService({ store: assignments });
   const catalogAdmin = createCatalogAdmin({ store: catalogStore, projectExists: async (id) => (await resource.getProject(id)) !== undefined });
   return {
     resource,
@@ -174,7 +178,7 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     assignmentAdmin,
     groupReads,
     userRef,
-    assignment: createAssignmentService({ store: assignments }),
+    assignment,
     catalogStore,
     catalogAdmin,
     endpointPolicy: createEndpointPolicyService({ store: createEndpointPolicyStore(db.kysely), catalog: catalogAdmin }),
@@ -203,6 +207,18 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
         defaultMappingSchemaVersion: config.federation.attribute_mapping_default_schema_version,
         relayStatePrefix: config.saml.relay_state_prefix,
       },
+    }),
+    // Application credentials (keystone/application_credential).
+    applicationCredentials: createApplicationCredentialService({
+      store: createApplicationCredentialStore(db.kysely),
+      getRole: (id) => assignments.getRole(id),
+      findGlobalRoleByName: (name) => assignments.findGlobalRoleByName(name),
+      expandImplied: (roleIds) => assignment.expandImplied(roleIds),
+      userRoleIdsOnProject: async (userId, projectId) =>
+        new Set((await assignment.effectiveRolesOnProject(userId, await identity.listGroupIds(userId), projectId)).map((r) => r.id)),
+      passwordHashing: passwordHashOptions(config),
+      userLimit: config.application_credential.user_limit,
+      now,
     }),
   };
 }
@@ -259,6 +275,7 @@ export async function createService(
       serviceProviders: cachedUntilChange(changes, () => providers.federation.enabledServiceProviders()),
       changes,
       now,
+      applicationCredentials: providers.applicationCredentials,
       options: {
         expiration: config.token.expiration,
         allowExpiredWindow: config.token.allow_expired_window,
@@ -271,6 +288,7 @@ export async function createService(
       resource: providers.resource,
       assignment: providers.assignment,
       tokens,
+      applicationCredentials: providers.applicationCredentials,
       options: {
         methods: config.auth.methods,
         allowRescopeScopedToken: config.token.allow_rescope_scoped_token,
@@ -343,6 +361,7 @@ export async function createService(
         getGroup: providers.groupReads.getGroup,
       }),
       ...roleAssignmentRoutes({ assignments: providers.assignmentAdmin }),
+      ...applicationCredentialRoutes({ applicationCredentials: providers.applicationCredentials, identity: providers.identity }),
       ...catalogRoutes({ admin: providers.catalogAdmin, listLimit: config.catalog.list_limit || config.DEFAULT.list_limit || null }),
       ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
       ...policyRoutes({ policies: providers.endpointPolicy, listLimit: config.policy.list_limit || config.DEFAULT.list_limit || null }),

@@ -1,4 +1,5 @@
-import { AuthMethodNotSupported, ForbiddenAction, Unauthorized, ValidationError } from '../common/errors.js';
+import { AuthMethodNotSupported, ForbiddenAction, NotFound, Unauthorized, ValidationError } from '../common/errors.js';
+import type { ApplicationCredentialRecord } from '../application-credential/store.js';
 import type { IdentityService, User } from '../identity/service.js';
 import type { DomainRef, ProjectRef, ResourceStore } from '../resource/store.js';
 import type { AssignmentService } from '../assignment/service.js';
@@ -43,6 +44,22 @@ export interface AuthenticatorDeps {
   readonly assignment: AssignmentService;
   readonly tokens: TokenProvider;
   readonly options: AuthenticatorOptions;
+  /** The application_credential method's credentials; the method is refused without them. */
+  readonly applicationCredentials?: ApplicationCredentialAuth;
+}
+
+export interface ApplicationCredentialAuth {
+  find(id: string): Promise<ApplicationCredentialRecord | undefined>;
+  findByName(userId: string, name: string): Promise<ApplicationCredentialRecord[]>;
+  /** Secret and expiry; throws Unauthorized. */
+  authenticate(record: ApplicationCredentialRecord, secret: unknown): Promise<void>;
+}
+
+/** Keystone's ApplicationCredentialAuthError: an auth-plugin 401 whose text is shown, with `identity: {}`. */
+class ApplicationCredentialAuthError extends Unauthorized {
+  constructor(detail: string) {
+    super(detail, { message: `Error authenticating with application credential: ${detail}`, extra: { identity: {} } });
+  }
 }
 
 interface RequestedScope {
@@ -59,6 +76,7 @@ interface MethodResult {
   readonly extraMethods?: readonly string[];
   readonly expiresAt?: Date;
   readonly parentAuditId?: string | null;
+  readonly applicationCredential?: ApplicationCredentialRecord;
 }
 
 export type Authenticator = ReturnType<typeof createAuthenticator>;
@@ -117,9 +135,9 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   }
 
   /** The password method's user lookup (UserAuthInfo): domain enabled, then user enabled. */
-  async function lookupUser(payload: Json): Promise<User> {
+  async function lookupUser(payload: Json, method = 'password'): Promise<User> {
     const userRef = asObject(payload['user']);
-    if (!userRef) throw expecting('user', 'password');
+    if (!userRef) throw expecting('user', method);
     const id = typeof userRef['id'] === 'string' && userRef['id'] !== '' ? userRef['id'] : undefined;
     const name = typeof userRef['name'] === 'string' && userRef['name'] !== '' ? userRef['name'] : undefined;
     if (id === undefined && name === undefined) throw expecting('id or name', 'user');
@@ -175,6 +193,61 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     };
   }
 
+  // ---- application_credential (keystone/auth/core.py _lookup_app_cred, plugins/application_credential.py)
+
+  /**
+   * The credential named in the request, found before any secret is checked (Keystone takes the
+   * token's scope from it first): by id, or by name among the credentials of the given user.
+   */
+  async function lookupApplicationCredential(payload: Json): Promise<ApplicationCredentialRecord> {
+    const appCreds = deps.applicationCredentials!;
+    if (typeof payload['id'] === 'string' && payload['id'] !== '') {
+      const found = await appCreds.find(payload['id']);
+      // Keystone lets ApplicationCredentialNotFound through here: a 404, not a 401.
+      if (!found) throw new NotFound(`Could not find Application Credential: ${payload['id']}.`);
+      return found;
+    }
+    const name = payload['name'];
+    if (typeof name !== 'string' || name === '') throw expecting('name or ID', 'application credential');
+    const userRef = asObject(payload['user']);
+    if (!userRef) throw expecting('user', 'application credential');
+    let userId = typeof userRef['id'] === 'string' && userRef['id'] !== '' ? userRef['id'] : undefined;
+    if (userId === undefined) {
+      const domainRef = asObject(userRef['domain']);
+      if (!domainRef) throw expecting('domain', 'user');
+      const domain = await lookupDomain(domainRef);
+      const userName = String(userRef['name'] ?? '');
+      const user = await deps.identity.findUserByName(userName, domain.id);
+      if (!user) throw NotFound.entity('user', userName);
+      userId = user.id;
+    }
+    const matches = await appCreds.findByName(userId, name);
+    if (matches.length !== 1) throw new Unauthorized(`Could not find application credential: ${name}`);
+    return matches[0]!;
+  }
+
+  /**
+   * The method itself: the owner must exist and be enabled (by id the owner is always the
+   * credential's user, whatever `user` says: LP#2148477), then the secret and expiry.
+   */
+  async function applicationCredentialMethod(payload: Json, record: ApplicationCredentialRecord): Promise<MethodResult> {
+    const byId = typeof payload['id'] === 'string' && payload['id'] !== '';
+    const user = await lookupUser(byId ? { user: { id: record.userId } } : payload, 'application_credential');
+    if (user.id !== record.userId) throw new Unauthorized('application credential belongs to another user');
+    await deps.applicationCredentials!.authenticate(record, payload['secret']);
+    return { userId: user.id, applicationCredential: record };
+  }
+
+  /** Application credentials choose no scope: the token is for the credential's project. */
+  async function applicationCredentialScope(authObj: Json, payload: Json): Promise<{ requested: RequestedScope; record: ApplicationCredentialRecord }> {
+    if ('scope' in authObj) throw new ApplicationCredentialAuthError('Application credentials cannot request a scope.');
+    const record = await lookupApplicationCredential(payload);
+    if (!record.projectId) throw new Unauthorized(`application credential ${record.id} has no project`);
+    const project = await deps.resource.getProject(record.projectId);
+    if (!project) throw NotFound.entity('project', record.projectId);
+    return { requested: { project, any: true }, record };
+  }
+
   /**
    * No scope and not explicitly unscoped: the user's default project, if it exists, is enabled
    * with its domain, and the user has a role there; otherwise silently unscoped.
@@ -204,13 +277,17 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       for (const name of methodNames) if (typeof name !== 'string' || !loaded.has(name)) throw new AuthMethodNotSupported(options.methods);
       for (const name of methodNames) if (!(name in identity)) throw expecting(name, 'identity');
 
-      const requested = await resolveScope(authObj['scope']);
+      const appCredPayload = methodNames.includes('application_credential') ? asObject(identity['application_credential']) ?? {} : undefined;
+      if (appCredPayload && !deps.applicationCredentials) throw new AuthMethodNotSupported(options.methods);
+      const appCredScope = appCredPayload ? await applicationCredentialScope(authObj, appCredPayload) : undefined;
+      const requested = appCredScope ? appCredScope.requested : await resolveScope(authObj['scope']);
 
       const results: MethodResult[] = [];
       for (const name of methodNames) {
         const payload = asObject(identity[name]) ?? {};
         if (name === 'password') results.push(await passwordMethod(payload));
         else if (name === 'token') results.push(await tokenMethod(payload, requested));
+        else if (name === 'application_credential' && appCredScope) results.push(await applicationCredentialMethod(payload, appCredScope.record));
         else throw new AuthMethodNotSupported(options.methods);
       }
       if (results.length === 0) throw new Unauthorized('User not found by auth plugin; authentication failed');
@@ -223,6 +300,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       const expiries = results.map((r) => r.expiresAt).filter((d): d is Date => d !== undefined);
       const expiresAt = expiries.length > 0 ? new Date(Math.min(...expiries.map((d) => d.getTime()))) : undefined;
       const parentAuditId = results.find((r) => r.parentAuditId)?.parentAuditId ?? null;
+      const appCred = results.find((r) => r.applicationCredential)?.applicationCredential;
 
       const issued = await deps.tokens.issue({
         userId,
@@ -230,6 +308,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         scope: { project: scope.project, domain: scope.domain, system: scope.system },
         expiresAt,
         parentAuditId,
+        ...(appCred ? { applicationCredential: { id: appCred.id, expiresAt: appCred.expiresAt } } : {}),
       });
       return { ...issued, methods };
     },

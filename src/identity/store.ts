@@ -495,6 +495,8 @@ export function createIdentityStore(db: Kysely<KeystoneDatabase>) {
         await trx.deleteFrom('system_assignment').where('actor_id', '=', userId).where('type', '=', 'UserSystem').execute();
         await trx.deleteFrom('credential').where('user_id', '=', userId).execute();
         await trx.deleteFrom('application_credential').where('user_id', '=', userId).execute();
+        // The application credential manager's user-deleted callback also drops the access rules.
+        await trx.deleteFrom('access_rule').where('user_id', '=', userId).execute();
         const trusts = await trx
           .updateTable('trust')
           .set({ deleted_at: now })

@@ -299,6 +299,7 @@ export function createResourceStore(db: Kysely<KeystoneDatabase>) {
           await trx.deleteFrom('expiring_user_group_membership').where('user_id', 'in', userIds).execute();
           await trx.deleteFrom('credential').where('user_id', 'in', userIds).execute();
           await trx.deleteFrom('application_credential').where('user_id', 'in', userIds).execute();
+          await trx.deleteFrom('access_rule').where('user_id', 'in', userIds).execute();
           // local_user, password, nonlocal/federated_user and user_option follow by ON DELETE CASCADE.
           await trx.deleteFrom('user').where('id', 'in', userIds).execute();
         }

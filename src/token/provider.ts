@@ -28,7 +28,22 @@ export interface ValidatedToken {
   readonly roles: readonly RoleRef[];
   readonly auditId: string;
   readonly parentAuditId: string | null;
+  /** The application credential of a payload-9 token, loaded at every validation. */
+  readonly applicationCredential?: TokenApplicationCredential;
 }
+
+/** What validating and rendering an application-credential token need of the credential. */
+export interface TokenApplicationCredential {
+  readonly id: string;
+  readonly name: string;
+  readonly unrestricted: boolean | null;
+  readonly expiresAt: Date | null;
+  readonly roleIds: readonly string[];
+  readonly accessRules: readonly { readonly id: string; readonly service: string | null; readonly path: string | null; readonly method: string | null }[];
+}
+
+/** keystonemiddleware's lowest access-rules version (ACCESS_RULES_MIN_VERSION). */
+const ACCESS_RULES_MIN_VERSION = 1.0;
 
 export interface TokenProviderOptions {
   /** [token] expiration, seconds. */
@@ -55,6 +70,8 @@ export interface TokenProviderDeps {
   readonly changes: ChangeFeed;
   readonly now: () => Date;
   readonly options: TokenProviderOptions;
+  /** Application credentials by id; without it, payload-9 tokens are not valid here. */
+  readonly applicationCredentials?: { find(id: string): Promise<TokenApplicationCredential | undefined> };
 }
 
 export interface IssueRequest {
@@ -65,6 +82,8 @@ export interface IssueRequest {
   readonly expiresAt?: Date;
   /** The audit chain: a rescoped token carries its ancestor's audit id as parent. */
   readonly parentAuditId?: string | null;
+  /** An application-credential token (payload 9); its expiry caps the token's (CVE-2022-2447). */
+  readonly applicationCredential?: { readonly id: string; readonly expiresAt: Date | null };
 }
 
 export type TokenProvider = ReturnType<typeof createTokenProvider>;
@@ -100,7 +119,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
    * yield at least one role.
    */
   async function mint(data: TokenData): Promise<Omit<ValidatedToken, 'data' | 'auditId' | 'parentAuditId'>> {
-    if (data.trustId || data.appCredId || data.accessTokenId || data.federatedGroupIds || data.thumbprint) {
+    if (data.trustId || (data.appCredId && !deps.applicationCredentials) || data.accessTokenId || data.federatedGroupIds || data.thumbprint) {
       // Trust, application-credential, OAuth and federated tokens need their own stores (the
       // Identity API issue); until then they are not valid here rather than half-checked.
       throw new TokenNotFound('Failed to validate token', 'token type not supported yet');
@@ -124,15 +143,38 @@ export function createTokenProvider(deps: TokenProviderDeps) {
     const userDomain = await requireDomain(user.domain_id);
     if (!userDomain.enabled) throw new NotFound(`Unable to validate token because domain ${userDomain.id} is disabled`);
 
+    const applicationCredential = data.appCredId ? await loadApplicationCredential(data.appCredId) : undefined;
     let roles: readonly RoleRef[] = [];
     if (scope.kind !== 'unscoped') {
       const groupIds = await deps.identity.listGroupIds(user.id);
       if (scope.kind === 'project') roles = await deps.assignment.effectiveRolesOnProject(user.id, groupIds, scope.project.id);
       else if (scope.kind === 'domain') roles = await deps.assignment.effectiveRolesOnDomain(user.id, groupIds, scope.domain.id);
       else roles = await deps.assignment.effectiveRolesOnSystem(user.id, groupIds);
+      if (applicationCredential && scope.kind === 'project') {
+        // The credential's roles the user still holds: a revoked grant shrinks its tokens at once.
+        const granted = new Set(applicationCredential.roleIds);
+        roles = roles.filter((role) => granted.has(role.id));
+      }
       if (roles.length === 0) throw new Unauthorized(`User ${user.id} has no access to the ${scope.kind} of this token`);
     }
-    return { user, userDomain, scope, roles };
+    return { user, userDomain, scope, roles, ...(applicationCredential ? { applicationCredential } : {}) };
+  }
+
+  /** Keystone reads the credential on every validation: a deleted one is its 404, not a 401. */
+  async function loadApplicationCredential(id: string): Promise<TokenApplicationCredential> {
+    const found = await deps.applicationCredentials!.find(id);
+    if (!found) throw new NotFound(`Could not find Application Credential: ${id}.`);
+    return found;
+  }
+
+  /**
+   * Keystone refuses app-credential tokens with access rules to a validator that does not say it
+   * enforces them (the OpenStack-Identity-Access-Rules header, spec 1.6 step 6).
+   */
+  function checkAccessRulesSupport(token: ValidatedToken, declared: string | null): void {
+    if (!token.applicationCredential || token.applicationCredential.accessRules.length === 0) return;
+    const version = declared === null ? Number.NaN : Number.parseFloat(declared);
+    if (!(version >= ACCESS_RULES_MIN_VERSION)) throw new TokenNotFound('Failed to validate token', 'access rules not supported by the validator');
   }
 
   /** Everything but expiry, which depends on the request (allow_expired) and on the clock. */
@@ -190,7 +232,14 @@ export function createTokenProvider(deps: TokenProviderDeps) {
      * X-Auth-Token. Failures are Keystone's: TokenNotFound (404, or 401 for a caller), or the
      * NotFound of a vanished user/project/domain.
      */
-    async validate(tokenText: string, opts: { allowExpired?: boolean } = {}): Promise<ValidatedToken> {
+    async validate(
+      tokenText: string,
+      opts: {
+        allowExpired?: boolean;
+        /** OpenStack-Identity-Access-Rules of a subject token's request; absent for a caller's own token, which Keystone's middleware vouches for. */
+        accessRulesVersion?: string | null;
+      } = {},
+    ): Promise<ValidatedToken> {
       if (!tokenText) throw new TokenNotFound('No token in the request');
       // The repository keeps the array's identity while its keys stay the same; a rotation
       // that purged a key must make tokens encrypted with it invalid at once.
@@ -201,6 +250,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       }
       const token = await validated(tokenText);
       checkExpiry(token.data, opts.allowExpired ?? false);
+      if (opts.accessRulesVersion !== undefined) checkAccessRulesSupport(token, opts.accessRulesVersion);
       return token;
     },
 
@@ -210,7 +260,9 @@ export function createTokenProvider(deps: TokenProviderDeps) {
      */
     async issue(request: IssueRequest): Promise<{ tokenText: string; token: ValidatedToken }> {
       const now = deps.now();
-      const expiresAt = wholeSeconds(request.expiresAt ?? new Date(now.getTime() + options.expiration * 1000));
+      let expiresAt = wholeSeconds(request.expiresAt ?? new Date(now.getTime() + options.expiration * 1000));
+      const appCredExpiry = request.applicationCredential?.expiresAt;
+      if (appCredExpiry && appCredExpiry.getTime() < expiresAt.getTime()) expiresAt = wholeSeconds(appCredExpiry);
       const auditIds = request.parentAuditId ? [newAuditId(), request.parentAuditId] : [newAuditId()];
       const { project, domain, system } = request.scope;
       const data = tokenContent({
@@ -221,6 +273,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
         system: system ? 'all' : null,
         domainId: project ? null : domain?.id ?? null,
         projectId: project?.id ?? null,
+        appCredId: request.applicationCredential?.id ?? null,
       });
       const tokenText = deps.formatter.create(data, { timestamp: Math.floor(now.getTime() / 1000) });
       const minted = await mint({ ...data, issuedAt: wholeSeconds(now) });
@@ -296,6 +349,15 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       // Every token, scoped or not, with or without catalog, lists them (render_token.py).
       const serviceProviders = await deps.serviceProviders();
       if (serviceProviders.length > 0) body['service_providers'] = serviceProviders;
+      const appCred = token.applicationCredential;
+      if (appCred) {
+        body['application_credential'] = {
+          id: appCred.id,
+          name: appCred.name,
+          restricted: !appCred.unrestricted,
+          ...(appCred.accessRules.length > 0 ? { access_rules: appCred.accessRules.map((r) => ({ id: r.id, service: r.service, path: r.path, method: r.method })) } : {}),
+        };
+      }
       return { token: body };
     },
   };

@@ -36,7 +36,11 @@ function collectionLinks(ctx: RequestContext, path: string): { self: string; pre
 export function authRoutes(deps: AuthRoutesDeps): Route[] {
   /** Subject tokens are validated before policy: the rule needs `target.token.user_id`. */
   const subjectTarget = async (ctx: RequestContext) => {
-    const subject = await deps.tokens.validate(subjectHeader(ctx), { allowExpired: truthy(ctx.query['allow_expired']) });
+    const accessRules = ctx.headers['openstack-identity-access-rules'];
+    const subject = await deps.tokens.validate(subjectHeader(ctx), {
+      allowExpired: truthy(ctx.query['allow_expired']),
+      accessRulesVersion: typeof accessRules === 'string' ? accessRules : null,
+    });
     subjects.set(ctx, subject);
     return { target: { token: { user_id: subject.user.id, user: { domain: { id: subject.userDomain.id } } } } };
   };
