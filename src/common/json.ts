@@ -42,10 +42,41 @@ function pythonic(value: unknown, sortKeys: boolean, out: string[]): void {
   }
 }
 
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Python's separators put into compact JSON: a space after every `,` and `:` outside strings.
+ * One scan of JSON.stringify's output is several times faster than building the text piece by
+ * piece, which matters for a 10,000-user list (2.7 MB).
+ */
+function spaced(compact: string): string {
+  const parts: string[] = [];
+  let start = 0;
+  let inString = false;
+  for (let i = 0; i < compact.length; i += 1) {
+    const c = compact.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i += 1;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === COMMA || c === COLON) {
+      parts.push(compact.slice(start, i + 1), ' ');
+      start = i + 1;
+    }
+  }
+  parts.push(compact.slice(start));
+  return parts.join('');
+}
+
 /** `json.dumps(value)`: ", " / ": " separators, insertion order, ASCII only. */
 export function pythonJson(value: unknown, options: { sortKeys?: boolean } = {}): string {
+  if (!options.sortKeys) return asciiOnly(spaced(JSON.stringify(value) ?? 'null'));
   const out: string[] = [];
-  pythonic(value, options.sortKeys ?? false, out);
+  pythonic(value, true, out);
   return asciiOnly(out.join(''));
 }
 

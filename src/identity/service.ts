@@ -300,11 +300,11 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       if (!split) return { refs: [], truncated: false };
       // A domain-scoped caller's domain is forced into the query unless one was asked for.
       const query = split.query.domainId === undefined && scopeDomainId ? { ...split.query, domainId: scopeDomainId } : split.query;
-      let ids = await store.listUserIds(query);
       // With no filter left for memory, list_limit + 1 users tell whether the list is cut.
       const limit = deps.listLimit ?? 0;
-      if (split.rest.length === 0 && limit > 0) ids = ids.slice(0, limit + 1);
-      const users = (await usersFor(ids)).filter((u) => split.rest.every((f) => matchesInMemory(u as unknown as Record<string, unknown>, f)));
+      const records = await store.listUsers(query, split.rest.length === 0 && limit > 0 ? limit + 1 : undefined);
+      const now = deps.now();
+      const users = records.map((r) => toUser(r, now)).filter((u) => split.rest.every((f) => matchesInMemory(u as unknown as Record<string, unknown>, f)));
       return limited(users);
     },
 
@@ -527,7 +527,8 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       await requireGroup(groupId);
       const split = userQuery(list, { groupId });
       if (!split) return { refs: [], truncated: false };
-      const users = (await usersFor(await store.listUserIds(split.query))).filter((u) => split.rest.every((f) => matchesInMemory(u as unknown as Record<string, unknown>, f)));
+      const now = deps.now();
+      const users = (await store.listUsers(split.query)).map((r) => toUser(r, now)).filter((u) => split.rest.every((f) => matchesInMemory(u as unknown as Record<string, unknown>, f)));
       return limited(users);
     },
 
