@@ -62,6 +62,11 @@ import { authzRoutes, metricsRoutes } from './api/v4/authz.js';
 import { policyBundleRoutes } from './api/v4/policy-bundles.js';
 import { revokeRoutes } from './api/v3/revoke.js';
 import { federationRoutes } from './api/v3/federation.js';
+import { credentialRoutes } from './api/v3/credentials.js';
+import { createCredentialCrypto } from './credential/crypto.js';
+import { createEc2Authenticator, EC2_METHOD } from './credential/ec2-auth.js';
+import { createCredentialService } from './credential/service.js';
+import { createCredentialStore } from './credential/store.js';
 import { createBundleService, type BundleService } from './policy/bundle-service.js';
 import { opaDataRoutes } from './api/authz/opa-data.js';
 import { authzenRoutes } from './api/authz/authzen.js';
@@ -297,6 +302,16 @@ export async function createService(
         additionalPrimaryMethods: [],
       },
     });
+    // Keystone reads a missing credential repository as the null key alone; so does this one.
+    const credentialKeys = new KeyRepository(locations.credentialKeys, { appendNullKey: true, optionName: '[credential] key_repository' });
+    closers.unshift(async () => credentialKeys.close());
+    const credentials = createCredentialService({
+      // Untracked writes: no validated token depends on a credential row.
+      store: createCredentialStore(db.kysely),
+      crypto: createCredentialCrypto(credentialKeys),
+      userLimit: config.credential.user_limit,
+      listLimit: config.DEFAULT.list_limit || null,
+    });
     const metrics = createMetrics();
     const decisionLog = openDecisionLog(config.keystone_ts.decision_log);
     closers.unshift(decisionLog.close);
@@ -366,6 +381,23 @@ export async function createService(
       ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
       ...policyRoutes({ policies: providers.endpointPolicy, listLimit: config.policy.list_limit || config.DEFAULT.list_limit || null }),
       ...federationRoutes({ federation: providers.federation }),
+      ...credentialRoutes({
+        credentials,
+        isUnrestrictedAppCred: async (id) => (await providers.applicationCredentials.get(id).catch(() => undefined))?.record.unrestricted === true,
+        policy: observedPolicy,
+        getUser: (id) => providers.identity.getUser(id),
+        getProject: (id) => providers.resource.getProject(id),
+        tokens,
+        ec2: createEc2Authenticator({
+          credentials,
+          getUser: (id) => providers.identity.getUser(id),
+          getProject: (id) => providers.resource.getProject(id),
+          getDomain: (id) => providers.resource.getDomain(id),
+          issue: (userId, project) => tokens.issue({ userId, methods: [EC2_METHOD], scope: { project } }),
+          authTtlMinutes: config.credential.auth_ttl,
+          now,
+        }),
+      }),
     ];
     const app = createHttpApp({
       routes,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import {
+  Forbidden,
   ForbiddenAction,
   INVALID_JSON_MESSAGE,
   KeystoneError,
@@ -200,6 +201,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       if (error instanceof TokenNotFound) throw new Unauthorized(error.reason ?? error.message);
       throw error;
     }
+    // An EC2 token proves a signed request, not a caller (auth_context.py); as X-Auth-Token it
+    // would let whoever intercepts one call the API with the credential owner's roles.
+    if (token.data.methods.includes('ec2credential')) throw new Forbidden('EC2 credential tokens cannot be used for authorization.');
     let service: ValidatedToken | undefined;
     const serviceText = req.headers['x-service-token'];
     if (typeof serviceText === 'string' && serviceText !== '') {

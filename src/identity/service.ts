@@ -257,11 +257,6 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     return { query, rest };
   }
 
-  async function usersFor(ids: readonly string[]): Promise<User[]> {
-    const now = deps.now();
-    return (await store.getUsers(ids)).map((record) => toUser(record, now));
-  }
-
   /**
    * Checks a password in Keystone's order (spec 5.5): lockout, password, enabled, expiry, then
    * success resets the failure counter. Every failure is the generic 401; the reason stays in

@@ -213,6 +213,12 @@ describeEachDatabase('/v3/users/{id}/application_credentials, access rules and t
     const child = await call('POST', path, unrestrictedToken, { application_credential: { name: 'child' } });
     assert.equal(child.status, 201, child.text);
     assert.equal((await call('DELETE', `${path}/${child.json.application_credential.id}`, unrestrictedToken)).status, 204);
+    // The same rule holds for the credentials API: EC2 credentials only from an unrestricted one.
+    const ec2Path = `/v3/users/${user.userId}/credentials/OS-EC2`;
+    const projectId = auth.json.token.project.id as string;
+    assert.equal((await call('POST', ec2Path, restrictedToken, { tenant_id: projectId })).status, 403);
+    const ec2 = await call('POST', ec2Path, unrestrictedToken, { tenant_id: projectId });
+    assert.equal(ec2.status, 201, ec2.text);
     // A delegated token cannot be rescoped into a wider one.
     const rescope = await http(base, 'POST', '/v3/auth/tokens', { body: { auth: { identity: { methods: ['token'], token: { id: unrestrictedToken } } } } });
     assert.equal(rescope.status, 403);
