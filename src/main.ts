@@ -65,6 +65,9 @@ import { authzenRoutes } from './api/authz/authzen.js';
 import { extAuthzRoutes } from './api/authz/ext-authz.js';
 import { createOperationMatcher } from './policy/operations.js';
 import { bootstrap, type BootstrapOptions } from './bootstrap/bootstrap.js';
+import { createOAuth1Service } from './oauth1/service.js';
+import { createOAuth1Store } from './oauth1/store.js';
+import { oauth1Routes } from './api/v3/oauth1.js';
 
 export type Log = (record: Record<string, unknown>) => void;
 
@@ -163,6 +166,18 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     userIdsInGroup: groupReads.listUserIdsInGroup,
     options: { prohibitedImpliedRoles: config.assignment.prohibited_implied_role },
   });
+  const assignment = createAssignmentService({ store: assignments });
+  // OS-OAUTH1: consumers, request and access tokens (src/oauth1).
+  const oauth1 = createOAuth1Service({
+    store: createOAuth1Store(db.kysely),
+    revoke,
+    projectExists: async (id) => (await resource.getProject(id)) !== undefined,
+    roleIdByName: async (name) => (await assignments.findGlobalRoleByName(name))?.id,
+    userRoleIdsOnProject: async (userId, projectId) =>
+      (await assignment.effectiveRolesOnProject(userId, await identity.listGroupIds(userId), projectId)).map((role) => role.id),
+    now,
+    options: { requestTokenDuration: config.oauth1.request_token_duration, accessTokenDuration: config.oauth1.access_token_duration },
+  });
   const catalogAdmin = createCatalogAdmin({ store: catalogStore, projectExists: async (id) => (await resource.getProject(id)) !== undefined });
   return {
     resource,
@@ -171,7 +186,8 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     assignmentAdmin,
     groupReads,
     userRef,
-    assignment: createAssignmentService({ store: assignments }),
+    assignment,
+    oauth1,
     catalogStore,
     catalogAdmin,
     endpointPolicy: createEndpointPolicyService({ store: createEndpointPolicyStore(db.kysely), catalog: catalogAdmin }),
@@ -238,6 +254,7 @@ export async function createService(
       catalog: providers.catalog,
       changes,
       now,
+      oauth1: providers.oauth1,
       options: {
         expiration: config.token.expiration,
         allowExpiredWindow: config.token.allow_expired_window,
@@ -250,6 +267,7 @@ export async function createService(
       resource: providers.resource,
       assignment: providers.assignment,
       tokens,
+      oauth1: providers.oauth1,
       options: {
         methods: config.auth.methods,
         allowRescopeScopedToken: config.token.allow_rescope_scoped_token,
@@ -325,6 +343,12 @@ export async function createService(
       ...catalogRoutes({ admin: providers.catalogAdmin, listLimit: config.catalog.list_limit || config.DEFAULT.list_limit || null }),
       ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
       ...policyRoutes({ policies: providers.endpointPolicy, listLimit: config.policy.list_limit || config.DEFAULT.list_limit || null }),
+      ...oauth1Routes({
+        oauth1: providers.oauth1,
+        getRole: (id) => providers.assignments.getRole(id),
+        requestTokenDuration: config.oauth1.request_token_duration,
+        accessTokenDuration: config.oauth1.access_token_duration,
+      }),
     ];
     const app = createHttpApp({
       routes,

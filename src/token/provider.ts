@@ -28,6 +28,13 @@ export interface ValidatedToken {
   readonly roles: readonly RoleRef[];
   readonly auditId: string;
   readonly parentAuditId: string | null;
+  /** OAuth1 tokens (payload 7): the access token and its consumer, looked up at validation. */
+  readonly oauth1?: { readonly accessTokenId: string; readonly consumerId: string };
+}
+
+/** What validating an OAuth1 token needs from OS-OAUTH1; undefined once the access token is gone. */
+export interface OAuth1Delegations {
+  delegation(accessTokenId: string): Promise<{ consumerId: string; roleIds: readonly string[] } | undefined>;
 }
 
 export interface TokenProviderOptions {
@@ -53,6 +60,8 @@ export interface TokenProviderDeps {
   readonly changes: ChangeFeed;
   readonly now: () => Date;
   readonly options: TokenProviderOptions;
+  /** Without it OAuth1 tokens are not valid here. */
+  readonly oauth1?: OAuth1Delegations;
 }
 
 export interface IssueRequest {
@@ -63,6 +72,8 @@ export interface IssueRequest {
   readonly expiresAt?: Date;
   /** The audit chain: a rescoped token carries its ancestor's audit id as parent. */
   readonly parentAuditId?: string | null;
+  /** OAuth1: the access token the project-scoped token is issued through. */
+  readonly accessTokenId?: string;
 }
 
 export type TokenProvider = ReturnType<typeof createTokenProvider>;
@@ -98,10 +109,18 @@ export function createTokenProvider(deps: TokenProviderDeps) {
    * yield at least one role.
    */
   async function mint(data: TokenData): Promise<Omit<ValidatedToken, 'data' | 'auditId' | 'parentAuditId'>> {
-    if (data.trustId || data.appCredId || data.accessTokenId || data.federatedGroupIds || data.thumbprint) {
+    if (data.trustId || data.appCredId || (data.accessTokenId && !deps.oauth1) || data.federatedGroupIds || data.thumbprint) {
       // Trust, application-credential, OAuth and federated tokens need their own stores (the
       // Identity API issue); until then they are not valid here rather than half-checked.
       throw new TokenNotFound('Failed to validate token', 'token type not supported yet');
+    }
+    // OAuth1: the access token is looked up at every validation, so deleting it (or its
+    // consumer) ends every token issued through it (token_model.access_token).
+    let oauth1: { accessTokenId: string; consumerId: string; roleIds: readonly string[] } | undefined;
+    if (data.accessTokenId) {
+      const delegation = await deps.oauth1!.delegation(data.accessTokenId);
+      if (!delegation) throw new TokenNotFound('Failed to validate token', `access token ${data.accessTokenId} not found`);
+      oauth1 = { accessTokenId: data.accessTokenId, ...delegation };
     }
     let scope: TokenScope = { kind: 'unscoped' };
     if (data.projectId) {
@@ -128,9 +147,14 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       if (scope.kind === 'project') roles = await deps.assignment.effectiveRolesOnProject(user.id, groupIds, scope.project.id);
       else if (scope.kind === 'domain') roles = await deps.assignment.effectiveRolesOnDomain(user.id, groupIds, scope.domain.id);
       else roles = await deps.assignment.effectiveRolesOnSystem(user.id, groupIds);
+      // OAuth1 (_get_oauth_roles): the delegated roles and what they imply, that the user still has.
+      if (oauth1) {
+        const delegated = await deps.assignment.expandImplied(oauth1.roleIds);
+        roles = roles.filter((role) => delegated.has(role.id));
+      }
       if (roles.length === 0) throw new Unauthorized(`User ${user.id} has no access to the ${scope.kind} of this token`);
     }
-    return { user, userDomain, scope, roles };
+    return { user, userDomain, scope, roles, ...(oauth1 ? { oauth1: { accessTokenId: oauth1.accessTokenId, consumerId: oauth1.consumerId } } : {}) };
   }
 
   /** Everything but expiry, which depends on the request (allow_expired) and on the clock. */
@@ -167,7 +191,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       audit_id: token.auditId,
       audit_chain_id: token.parentAuditId,
       trust_id: null,
-      consumer_id: null,
+      consumer_id: token.oauth1?.consumerId ?? null,
       role_ids: token.roles.map((r) => r.id),
     });
     if (revoked) throw new TokenNotFound('Failed to validate token', 'revoked');
@@ -219,6 +243,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
         system: system ? 'all' : null,
         domainId: project ? null : domain?.id ?? null,
         projectId: project?.id ?? null,
+        accessTokenId: request.accessTokenId ?? null,
       });
       const tokenText = deps.formatter.create(data, { timestamp: Math.floor(now.getTime() / 1000) });
       const minted = await mint({ ...data, issuedAt: wholeSeconds(now) });
@@ -291,6 +316,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
         });
         body['catalog'] = catalog;
       }
+      if (token.oauth1) body['OS-OAUTH1'] = { access_token_id: token.oauth1.accessTokenId, consumer_id: token.oauth1.consumerId };
       return { token: body };
     },
   };
