@@ -76,6 +76,9 @@ import { bootstrap, type BootstrapOptions } from './bootstrap/bootstrap.js';
 import { createApplicationCredentialService } from './application-credential/service.js';
 import { createApplicationCredentialStore } from './application-credential/store.js';
 import { applicationCredentialRoutes } from './api/v3/application-credentials.js';
+import { createOAuth1Service } from './oauth1/service.js';
+import { createOAuth1Store } from './oauth1/store.js';
+import { oauth1Routes } from './api/v3/oauth1.js';
 
 export type Log = (record: Record<string, unknown>) => void;
 
@@ -175,6 +178,17 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     options: { prohibitedImpliedRoles: config.assignment.prohibited_implied_role },
   });
   const assignment = createAssignmentService({ store: assignments });
+  // OS-OAUTH1: consumers, request and access tokens (src/oauth1).
+  const oauth1 = createOAuth1Service({
+    store: createOAuth1Store(db.kysely),
+    revoke,
+    projectExists: async (id) => (await resource.getProject(id)) !== undefined,
+    roleIdByName: async (name) => (await assignments.findGlobalRoleByName(name))?.id,
+    userRoleIdsOnProject: async (userId, projectId) =>
+      (await assignment.effectiveRolesOnProject(userId, await identity.listGroupIds(userId), projectId)).map((role) => role.id),
+    now,
+    options: { requestTokenDuration: config.oauth1.request_token_duration, accessTokenDuration: config.oauth1.access_token_duration },
+  });
   const catalogAdmin = createCatalogAdmin({ store: catalogStore, projectExists: async (id) => (await resource.getProject(id)) !== undefined });
   return {
     resource,
@@ -184,6 +198,7 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     groupReads,
     userRef,
     assignment,
+    oauth1,
     catalogStore,
     catalogAdmin,
     endpointPolicy: createEndpointPolicyService({ store: createEndpointPolicyStore(db.kysely), catalog: catalogAdmin }),
@@ -281,6 +296,7 @@ export async function createService(
       changes,
       now,
       applicationCredentials: providers.applicationCredentials,
+      oauth1: providers.oauth1,
       options: {
         expiration: config.token.expiration,
         allowExpiredWindow: config.token.allow_expired_window,
@@ -294,6 +310,7 @@ export async function createService(
       assignment: providers.assignment,
       tokens,
       applicationCredentials: providers.applicationCredentials,
+      oauth1: providers.oauth1,
       options: {
         methods: config.auth.methods,
         allowRescopeScopedToken: config.token.allow_rescope_scoped_token,
@@ -397,6 +414,12 @@ export async function createService(
           authTtlMinutes: config.credential.auth_ttl,
           now,
         }),
+      }),
+      ...oauth1Routes({
+        oauth1: providers.oauth1,
+        getRole: (id) => providers.assignments.getRole(id),
+        requestTokenDuration: config.oauth1.request_token_duration,
+        accessTokenDuration: config.oauth1.access_token_duration,
       }),
     ];
     const app = createHttpApp({

@@ -4,6 +4,7 @@ import type { IdentityService, User } from '../identity/service.js';
 import type { DomainRef, ProjectRef, ResourceStore } from '../resource/store.js';
 import type { AssignmentService } from '../assignment/service.js';
 import type { TokenProvider, ValidatedToken } from '../token/provider.js';
+import type { OAuth1Service, SignedHttpRequest } from '../oauth1/service.js';
 
 /**
  * POST /v3/auth/tokens, Keystone's authenticate_for_token as a list of small named steps:
@@ -46,6 +47,8 @@ export interface AuthenticatorDeps {
   readonly options: AuthenticatorOptions;
   /** The application_credential method's credentials; the method is refused without them. */
   readonly applicationCredentials?: ApplicationCredentialAuth;
+  /** The `oauth1` method: absent, that method is not supported. */
+  readonly oauth1?: Pick<OAuth1Service, 'authenticate'>;
 }
 
 export interface ApplicationCredentialAuth {
@@ -77,6 +80,8 @@ interface MethodResult {
   readonly expiresAt?: Date;
   readonly parentAuditId?: string | null;
   readonly applicationCredential?: ApplicationCredentialRecord;
+  /** OAuth1: the token is scoped to the access token's project, whatever the body asked. */
+  readonly oauth1?: { readonly project: ProjectRef; readonly accessTokenId: string };
 }
 
 export type Authenticator = ReturnType<typeof createAuthenticator>;
@@ -249,6 +254,20 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   }
 
   /**
+   * The oauth1 method (keystone/auth/plugins/oauth1.py): the request itself is signed with the
+   * consumer's and the access token's secrets; the body's `oauth1` member carries nothing.
+   */
+  async function oauth1Method(request: SignedHttpRequest | undefined): Promise<MethodResult> {
+    if (!deps.oauth1 || !request) throw new AuthMethodNotSupported(options.methods);
+    const delegated = await deps.oauth1.authenticate(request);
+    const user = await deps.identity.getUser(delegated.userId);
+    if (!user) throw new Unauthorized('user of the access token not found');
+    if (!user.enabled) throw new Unauthorized(`user ${user.id} is disabled`);
+    const project = await lookupProject({ id: delegated.projectId });
+    return { userId: user.id, oauth1: { project, accessTokenId: delegated.accessTokenId } };
+  }
+
+  /**
    * No scope and not explicitly unscoped: the user's default project, if it exists, is enabled
    * with its domain, and the user has a role there; otherwise silently unscoped.
    */
@@ -265,7 +284,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   }
 
   return {
-    async authenticate(auth: unknown): Promise<{ tokenText: string; token: ValidatedToken; methods: string[] }> {
+    async authenticate(auth: unknown, request?: SignedHttpRequest): Promise<{ tokenText: string; token: ValidatedToken; methods: string[] }> {
       const authObj = asObject(auth);
       if (!authObj) throw expecting('auth', 'request body');
       const identity = asObject(authObj['identity']);
@@ -288,6 +307,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         if (name === 'password') results.push(await passwordMethod(payload));
         else if (name === 'token') results.push(await tokenMethod(payload, requested));
         else if (name === 'application_credential' && appCredScope) results.push(await applicationCredentialMethod(payload, appCredScope.record));
+        else if (name === 'oauth1') results.push(await oauth1Method(request));
         else throw new AuthMethodNotSupported(options.methods);
       }
       if (results.length === 0) throw new Unauthorized('User not found by auth plugin; authentication failed');
@@ -295,7 +315,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       // Every method must have authenticated the same user (MFA with two proofs of one identity).
       if (results.some((r) => r.userId !== userId)) throw new Unauthorized('methods disagree on the user');
 
-      const scope = requested.any || requested.unscoped ? requested : await defaultScope(userId);
+      const delegation = results.find((r) => r.oauth1)?.oauth1;
+      const scope: RequestedScope = delegation ? { project: delegation.project, any: true } : requested.any || requested.unscoped ? requested : await defaultScope(userId);
       const methods = [...new Set([...methodNames, ...results.flatMap((r) => r.extraMethods ?? [])])];
       const expiries = results.map((r) => r.expiresAt).filter((d): d is Date => d !== undefined);
       const expiresAt = expiries.length > 0 ? new Date(Math.min(...expiries.map((d) => d.getTime()))) : undefined;
@@ -309,6 +330,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         expiresAt,
         parentAuditId,
         ...(appCred ? { applicationCredential: { id: appCred.id, expiresAt: appCred.expiresAt } } : {}),
+        accessTokenId: delegation?.accessTokenId,
       });
       return { ...issued, methods };
     },

@@ -30,6 +30,13 @@ export interface ValidatedToken {
   readonly parentAuditId: string | null;
   /** The application credential of a payload-9 token, loaded at every validation. */
   readonly applicationCredential?: TokenApplicationCredential;
+  /** OAuth1 tokens (payload 7): the access token and its consumer, looked up at validation. */
+  readonly oauth1?: { readonly accessTokenId: string; readonly consumerId: string };
+}
+
+/** What validating an OAuth1 token needs from OS-OAUTH1; undefined once the access token is gone. */
+export interface OAuth1Delegations {
+  delegation(accessTokenId: string): Promise<{ consumerId: string; roleIds: readonly string[] } | undefined>;
 }
 
 /** What validating and rendering an application-credential token need of the credential. */
@@ -72,6 +79,8 @@ export interface TokenProviderDeps {
   readonly options: TokenProviderOptions;
   /** Application credentials by id; without it, payload-9 tokens are not valid here. */
   readonly applicationCredentials?: { find(id: string): Promise<TokenApplicationCredential | undefined> };
+  /** Without it OAuth1 tokens are not valid here. */
+  readonly oauth1?: OAuth1Delegations;
 }
 
 export interface IssueRequest {
@@ -84,6 +93,8 @@ export interface IssueRequest {
   readonly parentAuditId?: string | null;
   /** An application-credential token (payload 9); its expiry caps the token's (CVE-2022-2447). */
   readonly applicationCredential?: { readonly id: string; readonly expiresAt: Date | null };
+  /** OAuth1: the access token the project-scoped token is issued through. */
+  readonly accessTokenId?: string;
 }
 
 export type TokenProvider = ReturnType<typeof createTokenProvider>;
@@ -119,10 +130,18 @@ export function createTokenProvider(deps: TokenProviderDeps) {
    * yield at least one role.
    */
   async function mint(data: TokenData): Promise<Omit<ValidatedToken, 'data' | 'auditId' | 'parentAuditId'>> {
-    if (data.trustId || (data.appCredId && !deps.applicationCredentials) || data.accessTokenId || data.federatedGroupIds || data.thumbprint) {
+    if (data.trustId || (data.appCredId && !deps.applicationCredentials) || (data.accessTokenId && !deps.oauth1) || data.federatedGroupIds || data.thumbprint) {
       // Trust, application-credential, OAuth and federated tokens need their own stores (the
       // Identity API issue); until then they are not valid here rather than half-checked.
       throw new TokenNotFound('Failed to validate token', 'token type not supported yet');
+    }
+    // OAuth1: the access token is looked up at every validation, so deleting it (or its
+    // consumer) ends every token issued through it (token_model.access_token).
+    let oauth1: { accessTokenId: string; consumerId: string; roleIds: readonly string[] } | undefined;
+    if (data.accessTokenId) {
+      const delegation = await deps.oauth1!.delegation(data.accessTokenId);
+      if (!delegation) throw new TokenNotFound('Failed to validate token', `access token ${data.accessTokenId} not found`);
+      oauth1 = { accessTokenId: data.accessTokenId, ...delegation };
     }
     let scope: TokenScope = { kind: 'unscoped' };
     if (data.projectId) {
@@ -155,9 +174,21 @@ export function createTokenProvider(deps: TokenProviderDeps) {
         const granted = new Set(applicationCredential.roleIds);
         roles = roles.filter((role) => granted.has(role.id));
       }
+      // OAuth1 (_get_oauth_roles): the delegated roles and what they imply, that the user still has.
+      if (oauth1) {
+        const delegated = await deps.assignment.expandImplied(oauth1.roleIds);
+        roles = roles.filter((role) => delegated.has(role.id));
+      }
       if (roles.length === 0) throw new Unauthorized(`User ${user.id} has no access to the ${scope.kind} of this token`);
     }
-    return { user, userDomain, scope, roles, ...(applicationCredential ? { applicationCredential } : {}) };
+    return {
+      user,
+      userDomain,
+      scope,
+      roles,
+      ...(applicationCredential ? { applicationCredential } : {}),
+      ...(oauth1 ? { oauth1: { accessTokenId: oauth1.accessTokenId, consumerId: oauth1.consumerId } } : {}),
+    };
   }
 
   /** Keystone reads the credential on every validation: a deleted one is its 404, not a 401. */
@@ -211,7 +242,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       audit_id: token.auditId,
       audit_chain_id: token.parentAuditId,
       trust_id: null,
-      consumer_id: null,
+      consumer_id: token.oauth1?.consumerId ?? null,
       role_ids: token.roles.map((r) => r.id),
     });
     if (revoked) throw new TokenNotFound('Failed to validate token', 'revoked');
@@ -274,6 +305,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
         domainId: project ? null : domain?.id ?? null,
         projectId: project?.id ?? null,
         appCredId: request.applicationCredential?.id ?? null,
+        accessTokenId: request.accessTokenId ?? null,
       });
       const tokenText = deps.formatter.create(data, { timestamp: Math.floor(now.getTime() / 1000) });
       const minted = await mint({ ...data, issuedAt: wholeSeconds(now) });
@@ -349,6 +381,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       // Every token, scoped or not, with or without catalog, lists them (render_token.py).
       const serviceProviders = await deps.serviceProviders();
       if (serviceProviders.length > 0) body['service_providers'] = serviceProviders;
+      if (token.oauth1) body['OS-OAUTH1'] = { access_token_id: token.oauth1.accessTokenId, consumer_id: token.oauth1.consumerId };
       const appCred = token.applicationCredential;
       if (appCred) {
         body['application_credential'] = {

@@ -106,9 +106,11 @@ describe('bad bodies on every route that takes one', function () {
         const label = `${route.method} ${route.path} with ${body}`;
         // Some members are valid empty (`{}` on a domain, `[]` for tags): those go on to 404 the missing entity.
         const objectBody = body === '{}' || (member !== undefined && body.startsWith(`{"${member}"`));
-        const allowed = objectBody ? [400, 404] : [400];
+        // OS-OAUTH1 consumers need nothing at all: Keystone creates one from `{}` and from `{"consumer": {}}`.
+        const emptyCreates = route.path === '/v3/OS-OAUTH1/consumers' && (body === '{}' || body === `{"${member}":{}}`);
+        const allowed = emptyCreates ? [201] : objectBody ? [400, 404] : [400];
         assert.ok(allowed.includes(res.status), `${label}: ${res.status} ${res.text}`);
-        assert.equal(res.json.error.code, res.status, label);
+        if (!emptyCreates) assert.equal(res.json.error.code, res.status, label);
       }
     }
   });

@@ -7,6 +7,7 @@ import type { IdentityService } from '../../identity/service.js';
 import type { ResourceStore } from '../../resource/store.js';
 import type { TokenProvider, ValidatedToken } from '../../token/provider.js';
 import type { RequestContext, Route } from '../http.js';
+import { signedHttpRequest } from './oauth1.js';
 
 export interface AuthRoutesDeps {
   readonly authenticator: Authenticator;
@@ -99,7 +100,8 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
       statuses: [201, 400, 401, 403, 404, 413],
       async handle(ctx) {
         const auth = (ctx.body as Record<string, unknown> | undefined)?.['auth'];
-        const issued = await deps.authenticator.authenticate(auth);
+        // The oauth1 method verifies the request's own OAuth signature (URL, headers).
+        const issued = await deps.authenticator.authenticate(auth, signedHttpRequest(ctx));
         const body = await deps.tokens.render(issued.token, { includeCatalog: !('nocatalog' in ctx.query), methodsAsIssued: issued.methods });
         return { status: 201, body, headers: { 'X-Subject-Token': issued.tokenText }, trailingNewline: false };
       },
