@@ -202,7 +202,7 @@ PY
 
 compare_status=0
 node scripts/tempest-compare.mjs --results "$out/results.txt" --baseline "$fixtures/baseline-pass.txt" \
-  --exclusions "$fixtures/exclusions.txt" --run-log "$out/run.log" --tempest-log "$out/tempest.log" || compare_status=$?
+  --also-required "$fixtures/also-required.txt" --exclusions "$fixtures/exclusions.txt" --run-log "$out/run.log" --tempest-log "$out/tempest.log" || compare_status=$?
 
 if [ "$compare_status" -ne 0 ] || [ -z "$alive" ]; then
   [ -z "$alive" ] && say "keystone-ts exited during the run" >&2

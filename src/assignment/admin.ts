@@ -26,10 +26,10 @@ export interface AssignmentAdminDeps {
   readonly getDomain: (id: string) => Promise<ProjectLike | undefined>;
   /** Ancestors nearest first (list_project_parents). */
   readonly parentsOf: (project: ProjectLike) => Promise<readonly ProjectLike[]>;
-  /** Every project below, the project itself excluded (list_projects_in_subtree). */
-  readonly subtreeOf: (projectId: string) => Promise<readonly ProjectLike[]>;
-  /** The projects (not domains) of a domain, at any depth (list_projects_in_domain). */
-  readonly projectsInDomain: (domainId: string) => Promise<readonly ProjectLike[]>;
+  /** Ids of every project below, the project itself excluded (list_projects_in_subtree). */
+  readonly subtreeIdsOf: (projectId: string) => Promise<readonly string[]>;
+  /** Ids of the projects (not domains) of a domain, at any depth (list_projects_in_domain). */
+  readonly projectIdsInDomain: (domainId: string) => Promise<readonly string[]>;
   readonly getUser: (id: string) => Promise<NamedRef | undefined>;
   readonly getGroup: (id: string) => Promise<NamedRef | undefined>;
   /** The user's groups, non-expired federated memberships included. */
@@ -169,6 +169,10 @@ export function createAssignmentAdmin(deps: AssignmentAdminDeps) {
   }): Promise<AssignmentRef[]> {
     const projectIdsOfInterest = q.projectId ? [...(q.subtreeIds ?? []), q.projectId] : undefined;
     const refs: AssignmentRef[] = [];
+    if (q.inherited === undefined && !q.projectId && !q.domainId) {
+      // Direct and inherited rows of the actor alike: one query serves both.
+      return store.listAssignments({ userId: q.userId, groupIds: q.groupIds, inherited: undefined });
+    }
     if (q.inherited !== true) {
       refs.push(...(await store.listAssignments({ domainId: q.domainId, projectIds: projectIdsOfInterest, userId: q.userId, groupIds: q.groupIds, inherited: false })));
     }
@@ -194,16 +198,16 @@ export function createAssignmentAdmin(deps: AssignmentAdminDeps) {
    * one domain would otherwise read the domain's projects fifty times.
    */
   function projectSets() {
-    const subtrees = new Map<string, Promise<string[]>>();
-    const domains = new Map<string, Promise<string[]>>();
-    const once = (cache: Map<string, Promise<string[]>>, id: string, read: () => Promise<readonly { id: string }[]>) => {
+    const subtrees = new Map<string, Promise<readonly string[]>>();
+    const domains = new Map<string, Promise<readonly string[]>>();
+    const once = (cache: Map<string, Promise<readonly string[]>>, id: string, read: () => Promise<readonly string[]>) => {
       let found = cache.get(id);
-      if (!found) cache.set(id, (found = read().then((projects) => projects.map((p) => p.id))));
+      if (!found) cache.set(id, (found = read()));
       return found;
     };
     return {
-      subtree: (id: string) => once(subtrees, id, () => deps.subtreeOf(id)),
-      inDomain: (id: string) => once(domains, id, () => deps.projectsInDomain(id)),
+      subtree: (id: string) => once(subtrees, id, () => deps.subtreeIdsOf(id)),
+      inDomain: (id: string) => once(domains, id, () => deps.projectIdsInDomain(id)),
     };
   }
 
@@ -223,7 +227,7 @@ export function createAssignmentAdmin(deps: AssignmentAdminDeps) {
     };
     const entry: AssignmentEntry = { ...ref };
     if (ref.inherited_to_projects === 'projects') {
-      let projectIds: string[];
+      let projectIds: readonly string[];
       if (projectId) {
         projectIds = [projectId, ...(subtreeIds ?? [])];
         if (subtreeIds && subtreeIds.length > 0 && ref.project_id && projectIds.includes(ref.project_id)) {
@@ -481,7 +485,7 @@ export function createAssignmentAdmin(deps: AssignmentAdminDeps) {
 
     /** list_role_assignments (core.py), effective or as stored, names added when asked. */
     async listRoleAssignments(q: RoleAssignmentQuery): Promise<AssignmentEntry[]> {
-      const subtreeIds = q.projectId && q.includeSubtree ? (await deps.subtreeOf(q.projectId)).map((p) => p.id) : undefined;
+      const subtreeIds = q.projectId && q.includeSubtree ? await deps.subtreeIdsOf(q.projectId) : undefined;
       const entries = q.effective ? await listEffective(q, subtreeIds) : await listDirect(q, subtreeIds, q.system === 'all');
       return q.includeNames ? addNames(entries) : entries;
     },

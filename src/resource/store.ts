@@ -215,6 +215,27 @@ export function createResourceStore(db: Kysely<KeystoneDatabase>) {
     },
 
     /** Direct children of any of `parentIds`. */
+    /**
+     * Ids of the projects below `id`, level by level and by id within a level (the order of
+     * subtreeOf), in one recursive query; a cycle written by another tool ends where it started.
+     */
+    async subtreeIds(id: string): Promise<string[]> {
+      const { rows } = await sql<{ id: string }>`
+        WITH RECURSIVE below(id, depth, path) AS (
+          SELECT p.id, 1, ARRAY[${id}::varchar, p.id] FROM project p WHERE p.parent_id = ${id} AND p.id <> ${id}
+          UNION ALL
+          SELECT p.id, b.depth + 1, b.path || p.id FROM project p JOIN below b ON p.parent_id = b.id WHERE NOT p.id = ANY(b.path)
+        )
+        SELECT id FROM below GROUP BY id ORDER BY min(depth), id`.execute(db);
+      return rows.map((r) => r.id);
+    },
+
+    /** Ids of a domain's projects (not the domain itself), by id. */
+    async projectIdsInDomain(domainId: string): Promise<string[]> {
+      const rows = await db.selectFrom('project').select('id').where('domain_id', '=', domainId).where('is_domain', '=', false).orderBy('id').execute();
+      return rows.map((r) => r.id);
+    },
+
     async listChildren(parentIds: readonly string[]): Promise<ProjectRecord[]> {
       if (parentIds.length === 0) return [];
       return loadRecords(db, await projects().where('parent_id', 'in', parentIds).orderBy('id').execute());
