@@ -366,9 +366,10 @@ export async function createService(
       }),
       // Before the domain routes: /v3/domains/config/default is not a domain called "config".
       ...domainConfigRoutes({ configs: providers.domainConfig, resource: providers.resourceService }),
-      ...domainRoutes({ resource: providers.resourceService }),
+      ...domainRoutes({ resource: providers.resourceService, maxDbLimit: config.DEFAULT.max_db_limit }),
       ...projectRoutes({
         resource: providers.resourceService,
+        maxDbLimit: config.DEFAULT.max_db_limit,
         schemas,
         projectIdsForUser: async (userId) =>
           new Set(await providers.assignments.projectIdsWithGrants(userId, await providers.identity.listGroupIds(userId))),
@@ -376,6 +377,7 @@ export async function createService(
       }),
       ...userRoutes({
         identity: providers.identity,
+        maxDbLimit: config.DEFAULT.max_db_limit,
         projectsForUser: async (userId) => {
           const ids = await providers.assignments.projectIdsWithGrants(userId, await providers.identity.listGroupIds(userId));
           const projects = await Promise.all(ids.map((id) => providers.resourceService.getAny(id).catch(() => undefined)));
@@ -383,7 +385,7 @@ export async function createService(
         },
         defaultDomainId: config.identity.default_domain_id,
       }),
-      ...groupRoutes({ identity: providers.identity, defaultDomainId: config.identity.default_domain_id }),
+      ...groupRoutes({ identity: providers.identity, defaultDomainId: config.identity.default_domain_id, maxDbLimit: config.DEFAULT.max_db_limit }),
       ...roleRoutes({ roles: providers.assignmentAdmin, listLimit: config.role.list_limit || config.DEFAULT.list_limit || null }),
       ...grantRoutes({
         assignments: providers.assignmentAdmin,

@@ -7,6 +7,7 @@
  *   (`attr__icontains`) makes it case-insensitive; an unknown operator matches everything.
  * - Query keys for other attributes are ignored.
  */
+import { NotFound, ValidationError } from './errors.js';
 
 export interface ListFilter {
   readonly name: string;
@@ -87,4 +88,46 @@ export function applyListHints<T extends Readonly<Record<string, unknown>>>(
   const kept = records.filter((record) => filters.every((f) => matches(f, record)));
   if (limit && limit > 0 && kept.length > limit) return { records: kept.slice(0, limit), truncated: true };
   return { records: kept, truncated: false };
+}
+
+/**
+ * Keystone 2026's pagination of users, groups, projects and domains (spec 5.4): `limit` (capped
+ * at `[DEFAULT] max_db_limit`; 0 means that cap) and `marker`, the id after which the page
+ * starts, over results sorted by id. Absent both, lists are not paged.
+ */
+export interface Page {
+  /** The requested page size, capped; null when only a marker was given. */
+  readonly limit: number | null;
+  readonly marker: string | null;
+  /** The most a page may hold: `limit`, else `max_db_limit`. */
+  readonly size: number;
+}
+
+export class MarkerNotFound extends NotFound {
+  constructor(marker: string) {
+    super(`Marker ${marker} could not be found.`);
+  }
+}
+
+export function readPage(query: Readonly<Record<string, unknown>>, maxDbLimit: number): Page | null {
+  const limitText = values(query['limit'])[0];
+  const marker = values(query['marker'])[0] || null;
+  if (limitText === undefined && marker === null) return null;
+  let limit: number | null = null;
+  if (limitText !== undefined) {
+    // Keystone's int(limit) fails with a 500 on anything but an integer; a 400 says why.
+    if (!/^\d{1,9}$/.test(limitText)) throw new ValidationError(`Invalid input for field 'limit': ${JSON.stringify(limitText.slice(0, 20))} is not a non-negative integer.`);
+    limit = Math.min(Number(limitText) || maxDbLimit, maxDbLimit);
+  }
+  return { limit, marker, size: limit ?? maxDbLimit };
+}
+
+/**
+ * One page of records sorted by id: those after the marker, at most `page.size`. A page as
+ * long as the requested limit is reported truncated even if nothing follows, as Keystone does.
+ */
+export function paginate<T extends { readonly id: string }>(sorted: readonly T[], page: Page): { refs: T[]; truncated: boolean } {
+  const start = page.marker === null ? 0 : sorted.findIndex((r) => r.id > page.marker!);
+  const refs = start === -1 ? [] : sorted.slice(start, start + page.size);
+  return { refs, truncated: page.limit !== null && refs.length >= page.limit };
 }

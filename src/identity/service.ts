@@ -1,6 +1,6 @@
 import { Conflict, NotFound, PasswordExpired, Unauthorized, ValidationError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
-import type { ListFilter } from '../common/list-hints.js';
+import { MarkerNotFound, paginate, type ListFilter, type Page } from '../common/list-hints.js';
 import type { RevocationService } from '../revoke/service.js';
 import type { GroupRecord, GroupStore, UserGroup } from './group-store.js';
 import { DuplicateGroup } from './group-store.js';
@@ -290,17 +290,26 @@ export function createIdentityService(deps: IdentityServiceDeps) {
 
   const management = {
     /** Keystone's list_users: SQL filters, then the others on the rendered users, then list_limit. */
-    async listUsers(list: UserListFilters, scopeDomainId: string | null): Promise<{ refs: User[]; truncated: boolean }> {
+    async listUsers(list: UserListFilters, scopeDomainId: string | null, page: Page | null = null): Promise<{ refs: User[]; truncated: boolean }> {
+      if (page?.marker && !(await store.getUser(page.marker))) throw new MarkerNotFound(page.marker);
       const split = userQuery(list, {});
       if (!split) return { refs: [], truncated: false };
       // A domain-scoped caller's domain is forced into the query unless one was asked for.
       const query = split.query.domainId === undefined && scopeDomainId ? { ...split.query, domainId: scopeDomainId } : split.query;
+      const now = deps.now();
+      const keep = (u: User) => split.rest.every((f) => matchesInMemory(u as unknown as Record<string, unknown>, f));
+      if (page) {
+        // Paged in SQL (ids sorted, after the marker) when no filter is left for memory.
+        if (split.rest.length === 0) {
+          const records = await store.listUsers(query, page.size, page.marker);
+          return { refs: records.map((r) => toUser(r, now)), truncated: page.limit !== null && records.length >= page.limit };
+        }
+        return paginate((await store.listUsers(query)).map((r) => toUser(r, now)).filter(keep), page);
+      }
       // With no filter left for memory, list_limit + 1 users tell whether the list is cut.
       const limit = deps.listLimit ?? 0;
       const records = await store.listUsers(query, split.rest.length === 0 && limit > 0 ? limit + 1 : undefined);
-      const now = deps.now();
-      const users = records.map((r) => toUser(r, now)).filter((u) => split.rest.every((f) => matchesInMemory(u as unknown as Record<string, unknown>, f)));
-      return limited(users);
+      return limited(records.map((r) => toUser(r, now)).filter(keep));
     },
 
     /** GET /v3/users/{id}: 404 when missing, the federated objects when it has any. */
@@ -450,7 +459,8 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       await need(deps.revoke, 'a revocation service').revoke({ user_id: id });
     },
 
-    async listGroups(filters: readonly ListFilter[], scopeDomainId: string | null): Promise<{ refs: GroupRecord[]; truncated: boolean }> {
+    async listGroups(filters: readonly ListFilter[], scopeDomainId: string | null, page: Page | null = null): Promise<{ refs: GroupRecord[]; truncated: boolean }> {
+      if (page?.marker && !(await need(deps.groups, 'a group store').getGroup(page.marker))) throw new MarkerNotFound(page.marker);
       const query: { domainId?: string; name?: string; ilike: { column: 'name' | 'domain_id' | 'description'; pattern: string }[] } = { ilike: [] };
       const rest: ListFilter[] = [];
       for (const f of filters) {
@@ -464,6 +474,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       groups = groups.filter((g) => rest.every((f) => matchesInMemory(g as unknown as Record<string, unknown>, f)));
       // A domain-scoped caller sees its domain's groups only.
       if (scopeDomainId) groups = groups.filter((g) => g.domain_id === scopeDomainId);
+      if (page) return paginate([...groups].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), page);
       return limited(groups);
     },
 

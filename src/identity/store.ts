@@ -338,11 +338,13 @@ export function createIdentityStore(db: Kysely<KeystoneDatabase>) {
     },
 
     /**
-     * The users matching the SQL part of a list query, ordered by id, at most `limit` of them.
+     * The users matching the SQL part of a list query, ordered by id, at most `limit` of them,
+     * those after `afterId` only (a page's marker).
      * The joins are one-to-one (local_user and nonlocal_user are unique per user), so no row repeats.
      */
-    async listUsers(query: UserListQuery, limit?: number): Promise<UserRecord[]> {
+    async listUsers(query: UserListQuery, limit?: number, afterId?: string | null): Promise<UserRecord[]> {
       let q = baseUsers();
+      if (afterId) q = q.where('user.id', '>', afterId);
       if (query.domainId !== undefined) q = q.where('user.domain_id', '=', query.domainId);
       if (query.enabled !== undefined) q = q.where('user.enabled', '=', query.enabled);
       if (query.groupId !== undefined) {

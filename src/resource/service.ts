@@ -1,4 +1,4 @@
-import type { ListFilter } from '../common/list-hints.js';
+import { MarkerNotFound, paginate, type ListFilter, type Page } from '../common/list-hints.js';
 import { Conflict, ForbiddenNotSecurity, NotFound, ValidationError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import type { RevocationService } from '../revoke/service.js';
@@ -52,6 +52,8 @@ function unsafeChars(name: string): string {
 function isImmutable(record: ProjectRecord): boolean {
   return record.options['immutable'] === true;
 }
+
+const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 export type ResourceService = ReturnType<typeof createResourceService>;
 
@@ -281,7 +283,9 @@ export function createResourceService(deps: ResourceServiceDeps) {
       filters: readonly ListFilter[],
       tagFilters: TagFilters,
       scopeDomainId: string | null,
+      page: Page | null = null,
     ): Promise<{ refs: ProjectRecord[]; truncated: boolean }> {
+      if (page?.marker && !(await store.getRecord(page.marker))) throw new MarkerNotFound(page.marker);
       const equals: Partial<Record<'name' | 'domain_id' | 'parent_id' | 'id', string>> = {};
       const ilike: { column: 'name' | 'domain_id' | 'parent_id' | 'id' | 'description'; pattern: string }[] = [];
       const inMemory: ListFilter[] = [];
@@ -328,6 +332,7 @@ export function createResourceService(deps: ResourceServiceDeps) {
         });
       }
       if (scopeDomainId !== null) refs = refs.filter((ref) => ref.domain_id === scopeDomainId);
+      if (page) return paginate([...refs].sort(byId), page);
       const limit = options.listLimit;
       if (limit && refs.length > limit) return { refs: refs.slice(0, limit), truncated: true };
       return { refs, truncated: false };

@@ -1,10 +1,13 @@
 import type { ResourceService } from '../../resource/service.js';
 import type { ProjectRecord } from '../../resource/store.js';
 import type { RequestContext, Route } from '../http.js';
+import { readPage } from '../../common/list-hints.js';
 import { collection, domainDict, filterAttr, listFilters, withSelfLink } from './resource-views.js';
 
 export interface DomainRoutesDeps {
   readonly resource: ResourceService;
+  /** `[DEFAULT] max_db_limit`: the largest page a `limit` may ask for. */
+  readonly maxDbLimit: number;
 }
 
 /** GET /v3/domains filters (keystone/api/domains.py). */
@@ -41,8 +44,9 @@ export function domainRoutes(deps: DomainRoutesDeps): Route[] {
         statuses: [200, 401, 403],
         target: async (ctx) => ({ filter_attr: filterAttr(ctx, DOMAIN_FILTERS) }),
         async handle(ctx) {
-          const { refs, truncated } = await deps.resource.list('domains', listFilters(ctx, DOMAIN_FILTERS), {}, null);
-          return { status: 200, body: collection(ctx, 'domains', refs.map((r) => withSelfLink(ctx, 'domains', domainDict(r))), truncated) };
+          const page = readPage(ctx.query, deps.maxDbLimit);
+          const { refs, truncated } = await deps.resource.list('domains', listFilters(ctx, DOMAIN_FILTERS), {}, null, page);
+          return { status: 200, body: collection(ctx, 'domains', refs.map((r) => withSelfLink(ctx, 'domains', domainDict(r))), truncated, page) };
         },
       },
       {

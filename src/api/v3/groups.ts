@@ -3,11 +3,14 @@ import type { GroupRecord } from '../../identity/group-store.js';
 import type { IdentityService, User } from '../../identity/service.js';
 import type { RequestContext, Route } from '../http.js';
 import { groupDict, userDict } from './identity-views.js';
+import { readPage } from '../../common/list-hints.js';
 import { collection, filterAttr, listFilters, withSelfLink } from './resource-views.js';
 import { userListFilters } from './users.js';
 
 export interface GroupRoutesDeps {
   readonly identity: IdentityService;
+  /** `[DEFAULT] max_db_limit`: the largest page a `limit` may ask for. */
+  readonly maxDbLimit: number;
   /** [identity] default_domain_id: the deprecated fallback when neither body nor token names a domain. */
   readonly defaultDomainId: string;
 }
@@ -59,8 +62,9 @@ export function groupRoutes(deps: GroupRoutesDeps): Route[] {
           return { filter_attr: filterAttr(ctx, GROUP_FILTERS), ...(domain ? { target: { group: { domain_id: domain } } } : {}) };
         },
         async handle(ctx) {
-          const { refs, truncated } = await identity.listGroups(listFilters(ctx, GROUP_FILTERS), scopeDomain(ctx));
-          return { status: 200, body: collection(ctx, 'groups', refs.map((g) => withSelfLink(ctx, 'groups', groupDict(g))), truncated) };
+          const page = readPage(ctx.query, deps.maxDbLimit);
+          const { refs, truncated } = await identity.listGroups(listFilters(ctx, GROUP_FILTERS), scopeDomain(ctx), page);
+          return { status: 200, body: collection(ctx, 'groups', refs.map((g) => withSelfLink(ctx, 'groups', groupDict(g))), truncated, page) };
         },
       },
       {

@@ -3,10 +3,13 @@ import type { ResourceService } from '../../resource/service.js';
 import type { ProjectRecord } from '../../resource/store.js';
 import type { RequestContext, Route } from '../http.js';
 import type { SchemaRegistry } from '../validation.js';
+import { readPage } from '../../common/list-hints.js';
 import { collection, filterAttr, listFilters, projectDict, queryFlag, queryValue, withSelfLink } from './resource-views.js';
 
 export interface ProjectRoutesDeps {
   readonly resource: ResourceService;
+  /** `[DEFAULT] max_db_limit`: the largest page a `limit` may ask for. */
+  readonly maxDbLimit: number;
   readonly schemas: SchemaRegistry;
   /** Projects the user has a role on (`*_as_list` show only those, as Keystone does). */
   readonly projectIdsForUser: (userId: string) => Promise<ReadonlySet<string>>;
@@ -99,8 +102,9 @@ export function projectRoutes(deps: ProjectRoutesDeps): Route[] {
         async handle(ctx) {
           const tagFilters = Object.fromEntries(TAG_FILTERS.flatMap((t) => (queryValue(ctx, t) === undefined ? [] : [[t, queryValue(ctx, t)!]])));
           // A domain-scoped caller sees its domain's projects only (keystone/api/projects.py).
-          const { refs, truncated } = await deps.resource.list('projects', listFilters(ctx, PROJECT_FILTERS), tagFilters, ctx.caller!.credentials.domain_id);
-          return { status: 200, body: collection(ctx, 'projects', refs.map((r) => asMember(ctx, projectDict(r))), truncated) };
+          const page = readPage(ctx.query, deps.maxDbLimit);
+          const { refs, truncated } = await deps.resource.list('projects', listFilters(ctx, PROJECT_FILTERS), tagFilters, ctx.caller!.credentials.domain_id, page);
+          return { status: 200, body: collection(ctx, 'projects', refs.map((r) => asMember(ctx, projectDict(r))), truncated, page) };
         },
       },
       {

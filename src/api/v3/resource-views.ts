@@ -1,4 +1,4 @@
-import { type ListFilter, readListFilters } from '../../common/list-hints.js';
+import { type ListFilter, type Page, readListFilters } from '../../common/list-hints.js';
 import type { ProjectRecord } from '../../resource/store.js';
 import type { RequestContext } from '../http.js';
 
@@ -72,9 +72,20 @@ export function withSelfLink(ctx: RequestContext, collection: string, dict: Reco
   return { ...dict, links: { ...links, self: `${ctx.baseUrl}/v3/${collection}/${String(dict['id'])}` } };
 }
 
-/** Keystone's wrap_collection envelope: `links` {next, self (with the query), previous}, then `truncated`. */
-export function collection(ctx: RequestContext, key: string, members: Record<string, unknown>[], truncated: boolean): Record<string, unknown> {
+/**
+ * Keystone's wrap_collection envelope: `links` {next, self (with the query), previous}, then
+ * `truncated`. A truncated page of a paged list links to the next one: the same query with
+ * `marker` (the last id) and `limit` set.
+ */
+export function collection(ctx: RequestContext, key: string, members: Record<string, unknown>[], truncated: boolean, page?: Page | null): Record<string, unknown> {
   const path = ctx.path.replace(/\/+$/, '');
   const self = `${ctx.baseUrl}${path}${ctx.queryString ? `?${ctx.queryString}` : ''}`;
-  return { [key]: members, links: { next: null, self, previous: null }, ...(truncated ? { truncated: true } : {}) };
+  let next: string | null = null;
+  if (page && truncated && members.length > 0) {
+    const args = new URLSearchParams(ctx.queryString);
+    args.set('marker', String(members[members.length - 1]!['id']));
+    args.set('limit', String(page.limit ?? page.size));
+    next = `${ctx.baseUrl}${path}?${args.toString()}`;
+  }
+  return { [key]: members, links: { next, self, previous: null }, ...(truncated ? { truncated: true } : {}) };
 }

@@ -1,5 +1,5 @@
 import { KeystoneError, ValidationError } from '../../common/errors.js';
-import { applyListHints, type ListFilter } from '../../common/list-hints.js';
+import { applyListHints, readPage, type ListFilter } from '../../common/list-hints.js';
 import type { IdentityService, ManagedUser, UserListFilters } from '../../identity/service.js';
 import type { ProjectRecord } from '../../resource/store.js';
 import type { RequestContext, Route } from '../http.js';
@@ -9,6 +9,8 @@ import { parseIsoTime } from './revoke.js';
 
 export interface UserRoutesDeps {
   readonly identity: IdentityService;
+  /** `[DEFAULT] max_db_limit`: the largest page a `limit` may ask for. */
+  readonly maxDbLimit: number;
   /** Projects where the user (or one of its groups) has a role, direct or inherited (list_projects_for_user). */
   readonly projectsForUser: (userId: string) => Promise<ProjectRecord[]>;
   /** [identity] default_domain_id: the deprecated fallback when neither body nor token names a domain. */
@@ -95,9 +97,10 @@ export function userRoutes(deps: UserRoutesDeps): Route[] {
         async handle(ctx) {
           // A domain-scoped caller lists its own domain only (keystone/api/users.py).
           const scopeDomain = ctx.caller!.credentials.domain_id ?? null;
-          const { refs, truncated } = await identity.listUsers(userListFilters(listFilters(ctx, USER_FILTERS)), scopeDomain);
+          const page = readPage(ctx.query, deps.maxDbLimit);
+          const { refs, truncated } = await identity.listUsers(userListFilters(listFilters(ctx, USER_FILTERS)), scopeDomain, page);
           const visible = scopeDomain ? refs.filter((u) => u.domain_id === scopeDomain) : refs;
-          return { status: 200, body: collection(ctx, 'users', visible.map((u) => withSelfLink(ctx, 'users', userDict(u))), truncated) };
+          return { status: 200, body: collection(ctx, 'users', visible.map((u) => withSelfLink(ctx, 'users', userDict(u))), truncated, page) };
         },
       },
       {
