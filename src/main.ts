@@ -213,16 +213,7 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     revoke,
     federation: createFederationService({
       store: createFederationStore(db.kysely),
-      domains: {
-        get: (id) => resourceService.getDomain(id),
-        // _create_idp_domain: the id is a fresh uuid hex, so the name rules have nothing to refuse.
-        create: async (id, description) =>
-          resource.insertRecord({ id, name: id, domain_id: null, description, enabled: true, parent_id: null, is_domain: true, tags: [], options: {}, extra: {} }),
-        remove: async (id) => {
-          await resourceService.updateDomain(id, { enabled: false });
-          await resourceService.deleteDomain(id);
-        },
-      },
+      domains: { get: (id) => resourceService.getDomain(id) },
       options: {
         defaultMappingSchemaVersion: config.federation.attribute_mapping_default_schema_version,
         relayStatePrefix: config.saml.relay_state_prefix,

@@ -21,10 +21,6 @@ type Body = Readonly<Record<string, unknown>>;
 export interface FederationDomains {
   /** Throws Keystone's 404 (Could not find domain: <id>.) when there is no such domain. */
   readonly get: (id: string) => Promise<unknown>;
-  /** An enabled domain named after its id, as _create_idp_domain makes. */
-  readonly create: (id: string, description: string) => Promise<void>;
-  /** _cleanup_idp_domain: disable, then delete. */
-  readonly remove: (id: string) => Promise<void>;
 }
 
 export interface FederationServiceDeps {
@@ -176,19 +172,13 @@ export function createFederationService(deps: FederationServiceDeps) {
       // Checked before a domain is made for it, so a refused provider leaves nothing behind.
       if (await store.getIdp(id)) throw idpConflict(new DuplicateEntry(id));
       await refuseTakenRemoteIds(record.remote_ids, id);
-      let autoDomain: string | undefined;
-      if (typeof givenDomain === 'string' && givenDomain !== '') {
-        record.domain_id = givenDomain;
-      } else {
-        autoDomain = newId();
-        await domains.create(autoDomain, `Auto generated federated domain for Identity Provider: ${id}`);
-        record.domain_id = autoDomain;
-      }
+      const explicitDomain = typeof givenDomain === 'string' && givenDomain !== '';
+      // _create_idp_domain: the id is a fresh uuid hex and the name is the id.
+      record.domain_id = explicitDomain ? givenDomain : newId();
       try {
-        await store.insertIdp(record);
+        await store.insertIdp(record, explicitDomain ? undefined : { description: `Auto generated federated domain for Identity Provider: ${id}` });
       } catch (error) {
         if (!(error instanceof DuplicateEntry)) throw error;
-        if (autoDomain !== undefined) await domains.remove(autoDomain);
         throw idpConflict(error);
       }
       return getIdp(id);

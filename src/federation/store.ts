@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { KeystoneDatabase } from '../db/schema.js';
+import { ROOT_DOMAIN_ID, type KeystoneDatabase } from '../db/schema.js';
 
 /**
  * SQL for the OS-FEDERATION tables (Keystone's federation/backends/sql.py): identity providers
@@ -143,8 +143,18 @@ export function createFederationStore(db: Kysely<KeystoneDatabase>) {
     remoteIdsTaken: (remoteIds: readonly string[], idpId: string) => remoteIdsTaken(db, remoteIds, idpId),
 
     /** Throws DuplicateEntry with the idp id, or with the remote id another provider holds. */
-    async insertIdp(idp: IdentityProviderRecord): Promise<void> {
+    /**
+     * Stores a provider with its remote ids and, when given, the domain made for it: one
+     * transaction, so a provider that cannot be stored leaves no domain behind.
+     */
+    async insertIdp(idp: IdentityProviderRecord, newDomain?: { readonly description: string }): Promise<void> {
       await db.transaction().execute(async (trx) => {
+        if (newDomain) {
+          await trx
+            .insertInto('project')
+            .values({ id: idp.domain_id, name: idp.domain_id, extra: '{}', description: newDomain.description, enabled: true, domain_id: ROOT_DOMAIN_ID, parent_id: null, is_domain: true })
+            .execute();
+        }
         try {
           await trx
             .insertInto('identity_provider')
