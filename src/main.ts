@@ -42,6 +42,8 @@ import { KeyRepository } from './token/key-repository.js';
 import { TokenFormatter } from './token/formatter.js';
 import { createTokenProvider } from './token/provider.js';
 import { createHttpApp, type Route } from './api/http.js';
+import { openApiRoutes } from './api/openapi.js';
+import { packageVersion } from './common/paths.js';
 import { createSchemaRegistry } from './api/validation.js';
 import { authRoutes } from './api/v3/auth.js';
 import { domainRoutes } from './api/v3/domains.js';
@@ -339,6 +341,7 @@ export async function createService(
     const authzApi = { policy: observedPolicy, tokens, schemas, credentialsFor };
     const routes: Route[] = [
       ...discoveryRoutes(),
+      ...openApiRoutes(() => routes, schemas, packageVersion()),
       ...authzRoutes({ policy: observedPolicy }),
       ...opaDataRoutes(authzApi),
       ...authzenRoutes(authzApi),

@@ -61,7 +61,7 @@ export interface Reply {
 
 /**
  * One route table entry drives request validation, authentication, policy enforcement and
- * (later) the OpenAPI document. `action` is Keystone's policy rule name; null marks the
+* the OpenAPI document (src/api/openapi.ts, GET /openapi.json). `action` is Keystone's policy rule name; null marks the
  * routes Keystone leaves unenforced.
  */
 export interface Route {

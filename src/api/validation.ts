@@ -69,13 +69,17 @@ export type SchemaRegistry = ReturnType<typeof createSchemaRegistry>;
 export function createSchemaRegistry(dir = projectPath('schemas')) {
   const ajv = new Ajv({ allErrors: false, strict: true, strictTypes: false });
   const compiled = new Map<string, ValidateFunction>();
+  const sources = new Map<string, Readonly<Record<string, unknown>>>();
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
     const schema = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { $id?: string };
     const id = schema.$id ?? file.replace(/\.json$/, '');
     compiled.set(id, ajv.compile(schema));
+    sources.set(id, schema);
   }
   return {
     has: (id: string) => compiled.has(id),
+    /** The schema as written (for the OpenAPI document). */
+    source: (id: string) => sources.get(id),
     /**
      * Throws Keystone's 400: `Invalid input for field '<path>': <jsonschema message>`. `at` is
      * where `value` sits in the request body, for a member validated on its own.
