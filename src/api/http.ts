@@ -60,9 +60,9 @@ export interface Reply {
 }
 
 /**
- * One route table entry drives request validation, authentication, policy enforcement and
-* the OpenAPI document (src/api/openapi.ts, GET /openapi.json). `action` is Keystone's policy rule name; null marks the
- * routes Keystone leaves unenforced.
+ * One route table entry drives request validation, authentication, policy enforcement and the
+ * OpenAPI document (src/api/openapi.ts, GET /openapi.json). `action` is Keystone's policy rule
+ * name; null marks the routes Keystone leaves unenforced.
  */
 export interface Route {
   readonly method: HttpMethod;
