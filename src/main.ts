@@ -310,7 +310,10 @@ export async function createService(
     });
     // MFA (spec 1.7, 5.8): receipts share the token keys unless [fernet_receipts] names its own.
     const receiptKeys = locations.receiptKeys === locations.fernetKeys ? keys : new KeyRepository(locations.receiptKeys, { optionName: '[fernet_receipts] key_repository' });
-    if (receiptKeys !== keys) closers.unshift(async () => receiptKeys.close());
+    if (receiptKeys !== keys) {
+      closers.unshift(async () => receiptKeys.close());
+      receiptKeys.keys(); // Keystone's receipt provider refuses to start without its keys too
+    }
     const receipts = createReceiptProvider({
       formatter: new ReceiptFormatter({ keys: receiptKeys, methods: config.auth.methods, defaultDomainId: config.identity.default_domain_id, now }),
       now,

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describeEachDatabase } from '../support/databases.js';
 import { adminLogin, http, passwordAuth, startTestServer, type TestServer } from '../support/server.js';
-import { KeyRepository } from '../../src/token/key-repository.js';
+import { KeyRepository, setupKeyRepository } from '../../src/token/key-repository.js';
 import { ReceiptFormatter } from '../../src/token/formatter.js';
 import { decodeTotpSecret, hotp } from '../../src/auth/totp.js';
 
@@ -249,6 +251,67 @@ describeEachDatabase('TOTP auth method and MFA auth receipts', (ctx) => {
       assert.equal((await round(wrongCode(user.secret))).status, 401);
       await awayFromWindowEdge();
       assert.equal((await round(codeAt(user.secret, 0))).status, 401);
+    });
+  });
+  describe('configuration', () => {
+    const MFA = { multi_factor_auth_rules: [['password', 'totp']] };
+
+    it('seals receipts with [fernet_receipts] key_repository and honours [receipt] expiration', async function () {
+      this.timeout(60_000);
+      const receiptDir = mkdtempSync(path.join(tmpdir(), 'kts-receipt-keys-'));
+      setupKeyRepository(receiptDir, { maxActiveKeys: 3 });
+      const other = await startTestServer(ctx.db(), { 'auth.methods': METHODS, 'fernet_receipts.key_repository': receiptDir, 'receipt.expiration': '60' }, { shareKeysWith: server });
+      try {
+        const user = await totpUser('cfg-receipt', MFA);
+        const res = await http(other.url, 'POST', '/v3/auth/tokens', { body: passwordAuth({ id: user.id }, user.password) });
+        assert.equal(res.status, 401);
+        assert.equal(Date.parse(res.json.receipt.expires_at) - Date.parse(res.json.receipt.issued_at), 60_000);
+        const receipt = res.headers.get('openstack-auth-receipt')!;
+        const receiptKeys = new KeyRepository(receiptDir);
+        const tokenKeys = new KeyRepository(path.join(server.dir, 'fernet-keys'));
+        try {
+          const parsed = new ReceiptFormatter({ keys: receiptKeys, methods: METHODS.split(','), defaultDomainId: 'default' }).parse(receipt);
+          assert.equal(parsed.userId, user.id);
+          assert.deepEqual(parsed.methods, ['password']);
+          assert.throws(() => new ReceiptFormatter({ keys: tokenKeys, methods: METHODS.split(','), defaultDomainId: 'default' }).parse(receipt));
+        } finally {
+          receiptKeys.close();
+          tokenKeys.close();
+        }
+        // The server that shares only the token keys cannot read it.
+        await awayFromWindowEdge();
+        assert.equal((await login(totpAuth({ id: user.id }, codeAt(user.secret, 0)), receipt)).status, 401);
+        const done = await http(other.url, 'POST', '/v3/auth/tokens', { body: totpAuth({ id: user.id }, codeAt(user.secret, 0)), headers: { 'Openstack-Auth-Receipt': receipt } });
+        assert.equal(done.status, 201, done.text);
+      } finally {
+        await other.close();
+        rmSync(receiptDir, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses to start when a separate [fernet_receipts] key_repository has no keys, as Keystone does', async () => {
+      const empty = mkdtempSync(path.join(tmpdir(), 'kts-receipt-empty-'));
+      try {
+        await assert.rejects(startTestServer(ctx.db(), { 'fernet_receipts.key_repository': empty }, { shareKeysWith: server }), /fernet_receipts/);
+      } finally {
+        rmSync(empty, { recursive: true, force: true });
+      }
+    });
+
+    it('without totp in [auth] methods: the method is refused and a rule needing it is ignored', async function () {
+      this.timeout(60_000);
+      const plain = await startTestServer(ctx.db(), {}, { shareKeysWith: server });
+      try {
+        const user = await totpUser('cfg-unloaded', MFA);
+        const token = await http(plain.url, 'POST', '/v3/auth/tokens', { body: passwordAuth({ id: user.id }, user.password) });
+        assert.equal(token.status, 201, token.text);
+        assert.deepEqual(token.json.token.methods, ['password']);
+        const refused = await http(plain.url, 'POST', '/v3/auth/tokens', { body: totpAuth({ id: user.id }, codeAt(user.secret, 0)) });
+        assert.equal(refused.status, 401);
+        assert.equal(refused.json.error.message, 'Attempted to authenticate with an unsupported method.');
+      } finally {
+        await plain.close();
+      }
     });
   });
 });
