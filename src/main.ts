@@ -81,6 +81,10 @@ import { applicationCredentialRoutes } from './api/v3/application-credentials.js
 import { createOAuth1Service } from './oauth1/service.js';
 import { createOAuth1Store } from './oauth1/store.js';
 import { oauth1Routes } from './api/v3/oauth1.js';
+import { ReceiptFormatter } from './token/formatter.js';
+import { createReceiptProvider } from './receipt/provider.js';
+import { createReceiptReplies } from './receipt/handlers.js';
+import { createTotpVerifier } from './auth/totp.js';
 
 export type Log = (record: Record<string, unknown>) => void;
 
@@ -297,6 +301,23 @@ export async function createService(
         cacheSize: config.token.caching ? 10_000 : 0,
       },
     });
+    // MFA (spec 1.7, 5.8): receipts share the token keys unless [fernet_receipts] names its own.
+    const receiptKeys = locations.receiptKeys === locations.fernetKeys ? keys : new KeyRepository(locations.receiptKeys, { optionName: '[fernet_receipts] key_repository' });
+    if (receiptKeys !== keys) {
+      closers.unshift(async () => receiptKeys.close());
+      receiptKeys.keys(); // Keystone's receipt provider refuses to start without its keys too
+    }
+    const receipts = createReceiptProvider({
+      formatter: new ReceiptFormatter({ keys: receiptKeys, methods: config.auth.methods, defaultDomainId: config.identity.default_domain_id, now }),
+      now,
+      expiration: config.receipt.expiration,
+    });
+    const totp = createTotpVerifier({
+      // `credentials` is created below with the routes that serve it; it exists before any request.
+      listSecrets: async (userId) => (await credentials.listForUser(userId, 'totp')).map((credential) => String(credential.blob)),
+      previousWindows: config.totp.included_previous_windows,
+      now,
+    });
     const authenticator = createAuthenticator({
       identity: providers.identity,
       resource: providers.resource,
@@ -304,6 +325,8 @@ export async function createService(
       tokens,
       applicationCredentials: providers.applicationCredentials,
       oauth1: providers.oauth1,
+      totp,
+      receipts,
       options: {
         methods: config.auth.methods,
         allowRescopeScopedToken: config.token.allow_rescope_scoped_token,
@@ -357,6 +380,7 @@ export async function createService(
         assignments: providers.assignments,
         assignment: providers.assignment,
         catalog: providers.catalog,
+        receipts: createReceiptReplies({ receipts, identity: providers.identity, resource: providers.resource, loadedMethods: config.auth.methods }),
       }),
       // Before the domain routes: /v3/domains/config/default is not a domain called "config".
       ...domainConfigRoutes({ configs: providers.domainConfig, resource: providers.resourceService }),

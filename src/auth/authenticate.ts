@@ -5,6 +5,9 @@ import type { DomainRef, ProjectRef, ResourceStore } from '../resource/store.js'
 import type { AssignmentService } from '../assignment/service.js';
 import type { TokenProvider, ValidatedToken } from '../token/provider.js';
 import type { OAuth1Service, SignedHttpRequest } from '../oauth1/service.js';
+import type { ReceiptProvider } from '../receipt/provider.js';
+import { InsufficientAuthMethods, mfaSatisfied } from './mfa.js';
+import type { TotpVerifier } from './totp.js';
 
 /**
  * POST /v3/auth/tokens, Keystone's authenticate_for_token as a list of small named steps:
@@ -49,6 +52,10 @@ export interface AuthenticatorDeps {
   readonly applicationCredentials?: ApplicationCredentialAuth;
   /** The `oauth1` method: absent, that method is not supported. */
   readonly oauth1?: Pick<OAuth1Service, 'authenticate'>;
+  /** The `totp` method's passcode check: absent, that method is not supported. */
+  readonly totp?: TotpVerifier;
+  /** Auth receipts (MFA continuation): absent, an `Openstack-Auth-Receipt` header is refused. */
+  readonly receipts?: Pick<ReceiptProvider, 'validate'>;
 }
 
 export interface ApplicationCredentialAuth {
@@ -168,7 +175,21 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     const user = await lookupUser(payload);
     const password = asObject(payload['user'])?.['password'];
     if (typeof password !== 'string') throw new Unauthorized('no password given');
-    await deps.identity.authenticatePassword(user.id, password);
+    // The lockout counter is released only once the whole request succeeded (see below).
+    await deps.identity.authenticatePassword(user.id, password, { keepAttemptClaimed: true });
+    return { userId: user.id };
+  }
+
+  /**
+   * The totp method (keystone/auth/plugins/totp.py): the user as for passwords, then a passcode
+   * of one of the user's `totp` credentials. Failures count toward lockout (decision 0003).
+   */
+  async function totpMethod(payload: Json): Promise<MethodResult> {
+    if (!deps.totp) throw new AuthMethodNotSupported(options.methods);
+    const totp = deps.totp;
+    const user = await lookupUser(payload, 'totp');
+    const passcode = asObject(payload['user'])?.['passcode'];
+    await deps.identity.authenticateWithSecondFactor(user.id, () => totp.verify(user.id, passcode), 'Invalid username or TOTP passcode');
     return { userId: user.id };
   }
 
@@ -283,8 +304,32 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     return roles.length > 0 ? { project, any: true } : { any: false };
   }
 
+  // ---- multi-factor authentication (keystone/api/_shared/authentication.py, receipt/handlers.py)
+
+  /**
+   * The methods an auth receipt vouches for. Read after the methods ran, as Keystone does: a
+   * receipt issued to another user is ReceiptNotFound, like an unreadable or expired one.
+   */
+  async function receiptMethods(text: string | undefined, userId: string): Promise<readonly string[]> {
+    if (text === undefined || text === '') return [];
+    if (!deps.receipts) throw new Unauthorized('auth receipts are not enabled');
+    const data = deps.receipts.validate(text);
+    if (data.userId !== userId) throw new Unauthorized(`auth receipt of user ${data.userId} presented for user ${userId}`);
+    return data.methods;
+  }
+
+  async function assertMfaSatisfied(userId: string, methods: readonly string[]): Promise<void> {
+    const user = await deps.identity.getUser(userId);
+    if (!user) throw new Unauthorized('user vanished during authentication');
+    if (!mfaSatisfied(user.options, new Set(methods), loaded)) throw new InsufficientAuthMethods(userId, methods);
+  }
+
   return {
-    async authenticate(auth: unknown, request?: SignedHttpRequest): Promise<{ tokenText: string; token: ValidatedToken; methods: string[] }> {
+    /**
+     * @param receipt the `Openstack-Auth-Receipt` header: methods that already succeeded for this user
+     * @throws InsufficientAuthMethods when every method succeeded but the user's MFA rules want more
+     */
+    async authenticate(auth: unknown, request?: SignedHttpRequest, receipt?: string): Promise<{ tokenText: string; token: ValidatedToken; methods: string[] }> {
       const authObj = asObject(auth);
       if (!authObj) throw expecting('auth', 'request body');
       const identity = asObject(authObj['identity']);
@@ -308,6 +353,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         else if (name === 'token') results.push(await tokenMethod(payload, requested));
         else if (name === 'application_credential' && appCredScope) results.push(await applicationCredentialMethod(payload, appCredScope.record));
         else if (name === 'oauth1') results.push(await oauth1Method(request));
+        else if (name === 'totp') results.push(await totpMethod(payload));
         else throw new AuthMethodNotSupported(options.methods);
       }
       if (results.length === 0) throw new Unauthorized('User not found by auth plugin; authentication failed');
@@ -317,7 +363,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
 
       const delegation = results.find((r) => r.oauth1)?.oauth1;
       const scope: RequestedScope = delegation ? { project: delegation.project, any: true } : requested.any || requested.unscoped ? requested : await defaultScope(userId);
-      const methods = [...new Set([...methodNames, ...results.flatMap((r) => r.extraMethods ?? [])])];
+      const methods = [...new Set([...methodNames, ...results.flatMap((r) => r.extraMethods ?? []), ...(await receiptMethods(receipt, userId))])];
+      await assertMfaSatisfied(userId, methods);
       const expiries = results.map((r) => r.expiresAt).filter((d): d is Date => d !== undefined);
       const expiresAt = expiries.length > 0 ? new Date(Math.min(...expiries.map((d) => d.getTime()))) : undefined;
       const parentAuditId = results.find((r) => r.parentAuditId)?.parentAuditId ?? null;
@@ -332,6 +379,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         ...(appCred ? { applicationCredential: { id: appCred.id, expiresAt: appCred.expiresAt } } : {}),
         accessTokenId: delegation?.accessTokenId,
       });
+      await deps.identity.releaseAuthAttempts(userId);
       return { ...issued, methods };
     },
   };

@@ -261,18 +261,18 @@ export function createIdentityService(deps: IdentityServiceDeps) {
    * Checks a password in Keystone's order (spec 5.5): lockout, password, enabled, expiry, then
    * success resets the failure counter. Every failure is the generic 401; the reason stays in
    * the log detail only. The caller has already checked the user's domain and enabled flag.
+   *
+   * `keepAttemptClaimed`: the counter is left raised on success, for the caller to release with
+   * {@link releaseAuthAttempts} once the whole authentication succeeded. Token authentication
+   * does so, so that a right password cannot wipe out the failures of a second factor tried in
+   * the same or an interleaved request (decision 0003).
    */
-  async function authenticatePassword(userId: string, password: string): Promise<User> {
+  async function authenticatePassword(userId: string, password: string, options: { keepAttemptClaimed?: boolean } = {}): Promise<User> {
     const now = deps.now();
     const record = await store.getUser(userId);
     const local = record?.local;
     if (!record || !local) throw new Unauthorized('Invalid user / password');
-
-    const lockoutApplies = !!compliance.lockout_failure_attempts && record.options.ignore_lockout_failure_attempts !== true;
-    if (lockoutApplies) {
-      const allowed = await store.claimAuthAttempt(local.local_user_id, compliance.lockout_failure_attempts!, compliance.lockout_duration ?? 0, now);
-      if (!allowed) throw new Unauthorized(`The account is locked for user: ${userId}`);
-    }
+    const lockoutApplies = await claimAttempt(userId, record, now);
     const ok = local.password_hash !== null && (await verifyPassword(password, local.password_hash, deps.passwordHashing));
     if (!ok) {
       if (!lockoutApplies) await store.recordFailedAuth(local.local_user_id, now);
@@ -283,10 +283,44 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     if (local.password_expires_at && record.options.ignore_password_expiry !== true && now >= local.password_expires_at) {
       throw new PasswordExpired(userId);
     }
-    if (lockoutApplies || local.failed_auth_count) await store.resetFailedAuth(local.local_user_id);
+    if (!options.keepAttemptClaimed && (lockoutApplies || local.failed_auth_count)) await store.resetFailedAuth(local.local_user_id);
     if (compliance.disable_user_account_days_inactive) await store.touchLastActive(userId, isoDate(now));
     return user;
   }
+
+  /**
+   * Takes one attempt from the lockout budget when lockout applies to this user (true), or
+   * refuses a locked account. Users without local credentials have no counter.
+   */
+  async function claimAttempt(userId: string, record: UserRecord, now: Date): Promise<boolean> {
+    const local = record.local;
+    if (!local || !compliance.lockout_failure_attempts || record.options.ignore_lockout_failure_attempts === true) return false;
+    const allowed = await store.claimAuthAttempt(local.local_user_id, compliance.lockout_failure_attempts, compliance.lockout_duration ?? 0, now);
+    if (!allowed) throw new Unauthorized(`The account is locked for user: ${userId}`);
+    return true;
+  }
+
+  /**
+   * A proof other than the password (the TOTP passcode), under the same lockout budget as
+   * passwords: a locked account is refused and a failure counts. Upstream's TOTP plugin ignores
+   * lockout, which leaves six-digit codes open to guessing (decision 0003). The counter is not
+   * reset here: see {@link releaseAuthAttempts}.
+   */
+  async function authenticateWithSecondFactor(userId: string, verify: () => Promise<boolean>, failureDetail: string): Promise<void> {
+    const now = deps.now();
+    const record = await store.getUser(userId);
+    if (!record) throw new Unauthorized(failureDetail);
+    const lockoutApplies = await claimAttempt(userId, record, now);
+    if (await verify()) return;
+    if (!lockoutApplies && record.local) await store.recordFailedAuth(record.local.local_user_id, now);
+    throw new Unauthorized(failureDetail);
+  }
+
+  /** A whole authentication succeeded: the failure counter starts again from zero. */
+  async function releaseAuthAttempts(userId: string): Promise<void> {
+    await store.resetFailedAuthOfUser(userId);
+  }
+
 
   const management = {
     /** Keystone's list_users: SQL filters, then the others on the rendered users, then list_limit. */
@@ -582,6 +616,8 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     },
 
     authenticatePassword,
+    authenticateWithSecondFactor,
+    releaseAuthAttempts,
 
     /** Creates a local user; an admin-set password honours change_password_upon_first_use. */
     async createUser(input: { name: string; domain_id: string; password?: string; enabled?: boolean; default_project_id?: string | null }): Promise<User> {

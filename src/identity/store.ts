@@ -317,6 +317,16 @@ export function createIdentityStore(db: Kysely<KeystoneDatabase>) {
         .execute();
     },
 
+    /** resetFailedAuth by user id: a no-op for a user with no failures or no local credentials. */
+    async resetFailedAuthOfUser(userId: string): Promise<void> {
+      await db
+        .updateTable('local_user')
+        .set({ failed_auth_count: 0, failed_auth_at: null })
+        .where('user_id', '=', userId)
+        .where('failed_auth_count', '!=', 0)
+        .execute();
+    },
+
     async touchLastActive(userId: string, today: string): Promise<void> {
       await db.updateTable('user').set({ last_active_at: today }).where('id', '=', userId).where((eb) =>
         eb.or([eb('last_active_at', 'is', null), eb('last_active_at', '!=', today)]),

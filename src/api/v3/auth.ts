@@ -8,6 +8,8 @@ import type { ResourceStore } from '../../resource/store.js';
 import type { TokenProvider, ValidatedToken } from '../../token/provider.js';
 import type { RequestContext, Route } from '../http.js';
 import { signedHttpRequest } from './oauth1.js';
+import { InsufficientAuthMethods } from '../../auth/mfa.js';
+import type { ReceiptReplies } from '../../receipt/handlers.js';
 
 export interface AuthRoutesDeps {
   readonly authenticator: Authenticator;
@@ -17,6 +19,8 @@ export interface AuthRoutesDeps {
   readonly assignments: AssignmentStore;
   readonly assignment: AssignmentService;
   readonly catalog: CatalogProvider;
+  /** MFA: the 401 carrying an auth receipt; absent, unmet MFA rules are a plain 401. */
+  readonly receipts?: ReceiptReplies;
 }
 
 /** oslo's bool_from_string, as `?allow_expired=` is read (spec 3.2). */
@@ -101,7 +105,15 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
       async handle(ctx) {
         const auth = (ctx.body as Record<string, unknown> | undefined)?.['auth'];
         // The oauth1 method verifies the request's own OAuth signature (URL, headers).
-        const issued = await deps.authenticator.authenticate(auth, signedHttpRequest(ctx));
+        const receipt = ctx.headers['openstack-auth-receipt'];
+        let issued;
+        try {
+          issued = await deps.authenticator.authenticate(auth, signedHttpRequest(ctx), typeof receipt === 'string' ? receipt : undefined);
+        } catch (error) {
+          // Every method succeeded but the user's MFA rules want more: a receipt, not an error (spec 1.7).
+          if (error instanceof InsufficientAuthMethods && deps.receipts) return deps.receipts.reply(error.userId, error.methods);
+          throw error;
+        }
         const body = await deps.tokens.render(issued.token, { includeCatalog: !('nocatalog' in ctx.query), methodsAsIssued: issued.methods });
         return { status: 201, body, headers: { 'X-Subject-Token': issued.tokenText }, trailingNewline: false };
       },
