@@ -170,8 +170,19 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     const user = await identity.getUser(id);
     return user && { id: user.id, name: user.name, domain_id: user.domain_id, enabled: user.enabled };
   };
+  // Roles and implication rules are small and rarely written, and every effective listing reads
+  // them: they are kept until the change feed reports a write (decision 0002's rule).
+  const allRoles = cachedUntilChange(changes, () => assignments.listAllRoles());
+  const assignmentReads = {
+    ...assignments,
+    listImpliedRoles: cachedUntilChange(changes, () => assignments.listImpliedRoles()),
+    getRoles: async (ids: readonly string[]) => {
+      const wanted = new Set(ids);
+      return (await allRoles()).filter((role) => wanted.has(role.id));
+    },
+  };
   const assignmentAdmin = createAssignmentAdmin({
-    store: assignments,
+    store: assignmentReads,
     getProject: (id) => resourceService.getAny(id).catch(() => undefined),
     getDomain: (id) => resourceService.getDomain(id).catch(() => undefined),
     parentsOf: (project) => resourceService.parentsOf(project),

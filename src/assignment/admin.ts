@@ -278,15 +278,15 @@ export function createAssignmentAdmin(deps: AssignmentAdminDeps) {
     // Group assignments are all expanded into users, and domains never inherit: both are empty.
     if (q.groupId || (q.domainId && q.inherited)) return [];
     const inherited = q.domainId ? false : q.inherited;
-    const direct = await rowsForActor({ userId: q.userId, projectId: q.projectId, subtreeIds, domainId: q.domainId, inherited });
-    const fromGroups: AssignmentRef[] = [];
-    if (q.userId) {
-      const groupIds = await deps.groupIdsOfUser(q.userId);
-      if (groupIds.length > 0) fromGroups.push(...(await rowsForActor({ groupIds, projectId: q.projectId, subtreeIds, domainId: q.domainId, inherited })));
-    }
-    let entries: AssignmentEntry[] = [];
+    // Independent reads overlap (PostgreSQL serves them on separate connections).
+    const [direct, groupIds] = await Promise.all([
+      rowsForActor({ userId: q.userId, projectId: q.projectId, subtreeIds, domainId: q.domainId, inherited }),
+      q.userId ? deps.groupIdsOfUser(q.userId) : Promise.resolve([]),
+    ]);
+    const fromGroups = groupIds.length > 0 ? await rowsForActor({ groupIds, projectId: q.projectId, subtreeIds, domainId: q.domainId, inherited }) : [];
     const sets = projectSets();
-    for (const ref of [...direct, ...fromGroups]) entries.push(...(await expandIndirect(ref, q.userId, q.projectId, subtreeIds, sets)));
+    const expanded = await Promise.all([...direct, ...fromGroups].map((ref) => expandIndirect(ref, q.userId, q.projectId, subtreeIds, sets)));
+    let entries: AssignmentEntry[] = expanded.flat();
     entries = await addImpliedRoles(entries);
     // Domain-specific roles only alias global ones: they never reach a token (_strip_domain_roles).
     const roles = new Map((await store.getRoles([...new Set(entries.map((e) => e.role_id))])).map((r) => [r.id, r]));
