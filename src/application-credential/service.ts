@@ -30,7 +30,7 @@ export function accessRuleNotFound(id: string): NotFound {
 }
 
 /** Keystone's ValidationTimeStampError and ValidationExpirationError (400, not ValidationError upstream). */
-class BadExpiry extends KeystoneError {
+export class BadExpiry extends KeystoneError {
   constructor(problem: 'format' | 'past') {
     const text = problem === 'format' ? 'Timestamp not in expected format.' : "The 'expires_at' must not be before now.";
     super(400, 'Bad Request', `${text} The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.`);
