@@ -81,6 +81,9 @@ import { applicationCredentialRoutes } from './api/v3/application-credentials.js
 import { createOAuth1Service } from './oauth1/service.js';
 import { createOAuth1Store } from './oauth1/store.js';
 import { oauth1Routes } from './api/v3/oauth1.js';
+import { createTrustService } from './trust/service.js';
+import { createTrustStore } from './trust/store.js';
+import { trustRoutes } from './api/v3/trusts.js';
 import { ReceiptFormatter } from './token/formatter.js';
 import { createReceiptProvider } from './receipt/provider.js';
 import { createReceiptReplies } from './receipt/handlers.js';
@@ -236,6 +239,19 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
         relayStatePrefix: config.saml.relay_state_prefix,
       },
     }),
+    // OS-TRUST (keystone/trust).
+    trusts: createTrustService({
+      store: createTrustStore(db.kysely),
+      revoke,
+      userExists: async (id) => (await identity.getUser(id)) !== undefined,
+      userEnabled: async (id) => (await identity.getUser(id))?.enabled === true,
+      projectExists: async (id) => (await resource.getProject(id)) !== undefined,
+      getRole: (id) => assignments.getRole(id),
+      findGlobalRoleByName: (name) => assignments.findGlobalRoleByName(name),
+      trustorRoleIds: async (userId, projectId) => assignment.trustorRoleIdsOnProject(userId, await identity.listGroupIds(userId), projectId),
+      now,
+      options: { maxRedelegationCount: config.trust.max_redelegation_count },
+    }),
     // Application credentials (keystone/application_credential).
     applicationCredentials: createApplicationCredentialService({
       store: createApplicationCredentialStore(db.kysely),
@@ -305,6 +321,7 @@ export async function createService(
       now,
       applicationCredentials: providers.applicationCredentials,
       oauth1: providers.oauth1,
+      trusts: providers.trusts,
       options: {
         expiration: config.token.expiration,
         allowExpiredWindow: config.token.allow_expired_window,
@@ -336,6 +353,7 @@ export async function createService(
       tokens,
       applicationCredentials: providers.applicationCredentials,
       oauth1: providers.oauth1,
+      trusts: providers.trusts,
       totp,
       receipts,
       options: {
@@ -425,6 +443,11 @@ export async function createService(
       }),
       ...roleAssignmentRoutes({ assignments: providers.assignmentAdmin }),
       ...applicationCredentialRoutes({ applicationCredentials: providers.applicationCredentials, identity: providers.identity }),
+      ...trustRoutes({
+        trusts: providers.trusts,
+        getRole: (id) => providers.assignments.getRole(id),
+        allowApplicationCredentialTrusts: config.security_compliance.allow_insecure_application_credential_trust_escalation,
+      }),
       ...catalogRoutes({ admin: providers.catalogAdmin, listLimit: config.catalog.list_limit || config.DEFAULT.list_limit || null }),
       ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
       ...policyRoutes({ policies: providers.endpointPolicy, listLimit: config.policy.list_limit || config.DEFAULT.list_limit || null }),

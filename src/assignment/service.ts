@@ -37,6 +37,10 @@ export function createAssignmentService(deps: { store: AssignmentStore }) {
 
   return {
     expandImplied: async (roleIds: readonly string[]) => expandImpliedRoles(roleIds, await store.listImpliedRoles()),
+    /** Direct and implied role ids on a project, domain-specific roles kept: what a trustor can delegate. */
+    trustorRoleIdsOnProject: async (userId: string, groupIds: readonly string[], projectId: string) =>
+      expandImpliedRoles(await store.directRoleIdsOnProject(userId, groupIds, projectId), await store.listImpliedRoles()),
+    rolesByIds: (roleIds: readonly string[]) => store.getRoles(roleIds),
     effectiveRolesOnProject: async (userId: string, groupIds: readonly string[], projectId: string) =>
       effective(await store.directRoleIdsOnProject(userId, groupIds, projectId)),
     effectiveRolesOnDomain: async (userId: string, groupIds: readonly string[], domainId: string) =>

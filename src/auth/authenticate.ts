@@ -56,6 +56,15 @@ export interface AuthenticatorDeps {
   readonly totp?: TotpVerifier;
   /** Auth receipts (MFA continuation): absent, an `Openstack-Auth-Receipt` header is refused. */
   readonly receipts?: Pick<ReceiptProvider, 'validate'>;
+  /** OS-TRUST: absent, trust-scoped requests are refused. */
+  readonly trusts?: TrustScopeSource;
+}
+
+/** The trusts a trust-scoped request names, and the use each issued token consumes. */
+export interface TrustScopeSource {
+  /** Keystone's get_trust: a gone, expired or used-up trust throws TrustNotFound. */
+  get(id: string): Promise<{ readonly id: string; readonly projectId: string | null }>;
+  consumeUse(id: string): Promise<void>;
 }
 
 export interface ApplicationCredentialAuth {
@@ -77,6 +86,7 @@ interface RequestedScope {
   domain?: DomainRef;
   system?: boolean;
   unscoped?: boolean;
+  trustId?: string;
   any: boolean;
 }
 
@@ -131,6 +141,22 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     return project;
   }
 
+  /**
+   * A trust scope is the trust's project (AuthInfo._lookup_trust). authenticate_for_token turns a
+   * missing, expired or used-up trust into a 401.
+   */
+  async function trustScope(ref: Json): Promise<RequestedScope> {
+    const id = typeof ref['id'] === 'string' && ref['id'] !== '' ? ref['id'] : undefined;
+    if (id === undefined) throw expecting('trust_id', 'trust');
+    if (!deps.trusts) throw new Unauthorized('trusts are not enabled');
+    const trust = await deps.trusts.get(id).catch((error: unknown) => {
+      if (error instanceof NotFound) throw new Unauthorized(error.message);
+      throw error;
+    });
+    if (trust.projectId === null) return { trustId: trust.id, any: true };
+    return { trustId: trust.id, project: await lookupProject({ id: trust.projectId }), any: true };
+  }
+
   /** Exactly one scope kind, else Keystone's 400; unknown or disabled targets are 401. */
   async function resolveScope(scope: unknown): Promise<RequestedScope> {
     if (scope === undefined || scope === null) return { any: false };
@@ -142,7 +168,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     if ('system' in obj) return { system: true, any: true };
     if ('project' in obj) return { project: await lookupProject(asObject(obj['project']) ?? {}), any: true };
     if ('domain' in obj) return { domain: await lookupDomain(asObject(obj['domain']) ?? {}), any: true };
-    if ('OS-TRUST:trust' in obj) throw new Unauthorized('trust-scoped authentication is not available yet');
+    if ('OS-TRUST:trust' in obj) return trustScope(asObject(obj['OS-TRUST:trust']) ?? {});
     throw expecting('system, project, domain, OS-TRUST:trust or unscoped', 'scope');
   }
 
@@ -378,7 +404,10 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         parentAuditId,
         ...(appCred ? { applicationCredential: { id: appCred.id, expiresAt: appCred.expiresAt } } : {}),
         accessTokenId: delegation?.accessTokenId,
+        ...(scope.trustId ? { trustId: scope.trustId } : {}),
       });
+      // A use is consumed only once the token exists (authenticate_for_token).
+      if (scope.trustId) await deps.trusts!.consumeUse(scope.trustId);
       await deps.identity.releaseAuthAttempts(userId);
       return { ...issued, methods };
     },

@@ -1,4 +1,4 @@
-import { KeystoneError, NotFound, TokenNotFound, Unauthorized } from '../common/errors.js';
+import { Forbidden, KeystoneError, NotFound, TokenNotFound, Unauthorized } from '../common/errors.js';
 import { newAuditId } from '../common/ids.js';
 import { pythonJson } from '../common/json.js';
 import { keystoneIsoTime, naiveIsoTime } from '../common/time.js';
@@ -32,6 +32,29 @@ export interface ValidatedToken {
   readonly applicationCredential?: TokenApplicationCredential;
   /** OAuth1 tokens (payload 7): the access token and its consumer, looked up at validation. */
   readonly oauth1?: { readonly accessTokenId: string; readonly consumerId: string };
+  /** Trust tokens (payload 3): the trust and its trustor, read again at every validation. */
+  readonly trust?: TokenTrust;
+}
+
+/** What validating and rendering a trust-scoped token need of the trust. */
+export interface TokenTrustRecord {
+  readonly id: string;
+  readonly trustorUserId: string;
+  readonly trusteeUserId: string;
+  readonly projectId: string | null;
+  readonly impersonation: boolean;
+  readonly roleIds: readonly string[];
+}
+
+export interface TokenTrust {
+  readonly record: TokenTrustRecord;
+  readonly trustor: User;
+  readonly trustorDomain: DomainRef;
+}
+
+/** Trusts as token validation reads them: get throws TrustNotFound (404) for gone, expired or used-up trusts. */
+export interface TrustLookup {
+  get(id: string): Promise<TokenTrustRecord>;
 }
 
 /** What validating an OAuth1 token needs from OS-OAUTH1; undefined once the access token is gone. */
@@ -81,6 +104,8 @@ export interface TokenProviderDeps {
   readonly applicationCredentials?: { find(id: string): Promise<TokenApplicationCredential | undefined> };
   /** Without it OAuth1 tokens are not valid here. */
   readonly oauth1?: OAuth1Delegations;
+  /** Without it trust-scoped tokens are not valid here. */
+  readonly trusts?: TrustLookup;
 }
 
 export interface IssueRequest {
@@ -95,6 +120,8 @@ export interface IssueRequest {
   readonly applicationCredential?: { readonly id: string; readonly expiresAt: Date | null };
   /** OAuth1: the access token the project-scoped token is issued through. */
   readonly accessTokenId?: string;
+  /** A trust-scoped token (payload 3): the project is the trust's. */
+  readonly trustId?: string;
 }
 
 export type TokenProvider = ReturnType<typeof createTokenProvider>;
@@ -130,9 +157,9 @@ export function createTokenProvider(deps: TokenProviderDeps) {
    * yield at least one role.
    */
   async function mint(data: TokenData): Promise<Omit<ValidatedToken, 'data' | 'auditId' | 'parentAuditId'>> {
-    if (data.trustId || (data.appCredId && !deps.applicationCredentials) || (data.accessTokenId && !deps.oauth1) || data.federatedGroupIds || data.thumbprint) {
-      // Trust, application-credential, OAuth and federated tokens need their own stores (the
-      // Identity API issue); until then they are not valid here rather than half-checked.
+    if ((data.trustId && !deps.trusts) || (data.appCredId && !deps.applicationCredentials) || (data.accessTokenId && !deps.oauth1) || data.federatedGroupIds || data.thumbprint) {
+      // Federated tokens need their own store (the Identity API issue), and a deployment without
+      // a delegation store cannot check its tokens: not valid here rather than half-checked.
       throw new TokenNotFound('Failed to validate token', 'token type not supported yet');
     }
     // OAuth1: the access token is looked up at every validation, so deleting it (or its
@@ -163,8 +190,11 @@ export function createTokenProvider(deps: TokenProviderDeps) {
     if (!userDomain.enabled) throw new NotFound(`Unable to validate token because domain ${userDomain.id} is disabled`);
 
     const applicationCredential = data.appCredId ? await loadApplicationCredential(data.appCredId) : undefined;
+    const trust = data.trustId ? await loadTrust(data.trustId, user) : undefined;
     let roles: readonly RoleRef[] = [];
-    if (scope.kind !== 'unscoped') {
+    if (trust) {
+      roles = await trustRoles(trust, scope);
+    } else if (scope.kind !== 'unscoped') {
       const groupIds = await deps.identity.listGroupIds(user.id);
       if (scope.kind === 'project') roles = await deps.assignment.effectiveRolesOnProject(user.id, groupIds, scope.project.id);
       else if (scope.kind === 'domain') roles = await deps.assignment.effectiveRolesOnDomain(user.id, groupIds, scope.domain.id);
@@ -188,7 +218,41 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       roles,
       ...(applicationCredential ? { applicationCredential } : {}),
       ...(oauth1 ? { oauth1: { accessTokenId: oauth1.accessTokenId, consumerId: oauth1.consumerId } } : {}),
+      ...(trust ? { trust } : {}),
     };
+  }
+
+  /**
+   * The trust checks of Keystone's token model (_validate_token_user): the token's user must be
+   * the trustee, both users' domains enabled, and the trustor enabled.
+   */
+  async function loadTrust(trustId: string, user: User): Promise<TokenTrust> {
+    const record = await deps.trusts!.get(trustId);
+    if (user.id !== record.trusteeUserId) throw new Forbidden('User is not a trustee.');
+    const trustor = await deps.identity.getUser(record.trustorUserId);
+    if (!trustor) throw NotFound.entity('user', record.trustorUserId);
+    const trustorDomain = await requireDomain(trustor.domain_id);
+    if (!trustorDomain.enabled) throw new TokenNotFound('Trustor domain is disabled.');
+    const trusteeDomain = await requireDomain(user.domain_id);
+    if (!trusteeDomain.enabled) throw new TokenNotFound('Trustee domain is disabled.');
+    if (!trustor.enabled) throw new Forbidden('Trustor is disabled.');
+    return { record, trustor, trustorDomain };
+  }
+
+  /**
+   * _validate_trust_scope: every delegated role, implied ones included, must still be held by the
+   * trustor on the trust's project; only global roles reach the token.
+   */
+  async function trustRoles(trust: TokenTrust, scope: TokenScope): Promise<RoleRef[]> {
+    const delegated = await deps.assignment.expandImplied(trust.record.roleIds);
+    const held = new Set<string>();
+    if (scope.kind === 'project') {
+      const groupIds = await deps.identity.listGroupIds(trust.trustor.id);
+      for (const id of await deps.assignment.trustorRoleIdsOnProject(trust.trustor.id, groupIds, scope.project.id)) held.add(id);
+    }
+    for (const id of delegated) if (!held.has(id)) throw new Forbidden('Trustee has no delegated roles.');
+    const roles = await deps.assignment.rolesByIds([...delegated]);
+    return roles.filter((role) => role.domain_id === null).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** Keystone reads the credential on every validation: a deleted one is its 404, not a 401. */
@@ -234,14 +298,14 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       issued_at: token.data.issuedAt,
       expires_at: token.data.expiresAt,
       user_id: token.user.id,
-      trustor_id: null,
-      trustee_id: null,
+      trustor_id: token.trust?.record.trustorUserId ?? null,
+      trustee_id: token.trust?.record.trusteeUserId ?? null,
       project_id: scope.kind === 'project' ? scope.project.id : null,
       identity_domain_id: token.userDomain.id,
       assignment_domain_id: scope.kind === 'project' || scope.kind === 'domain' ? scope.domain.id : null,
       audit_id: token.auditId,
       audit_chain_id: token.parentAuditId,
-      trust_id: null,
+      trust_id: token.trust?.record.id ?? null,
       consumer_id: token.oauth1?.consumerId ?? null,
       role_ids: token.roles.map((r) => r.id),
     });
@@ -306,6 +370,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
         projectId: project?.id ?? null,
         appCredId: request.applicationCredential?.id ?? null,
         accessTokenId: request.accessTokenId ?? null,
+        trustId: request.trustId ?? null,
       });
       const tokenText = deps.formatter.create(data, { timestamp: Math.floor(now.getTime() / 1000) });
       const minted = await mint({ ...data, issuedAt: wholeSeconds(now) });
@@ -365,6 +430,21 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       } else if (scope.kind === 'domain') {
         body['domain'] = { id: scope.domain.id, name: scope.domain.name };
         body['roles'] = roles;
+      } else if (scope.kind === 'project' && token.trust) {
+        const { record, trustor, trustorDomain } = token.trust;
+        body['OS-TRUST:trust'] = { id: record.id, trustor_user: { id: record.trustorUserId }, trustee_user: { id: record.trusteeUserId }, impersonation: record.impersonation };
+        body['project'] = { domain: { id: scope.domain.id, name: scope.domain.name }, id: scope.project.id, name: scope.project.name };
+        // Impersonation shows the trustor in the user's place (its key keeps its position).
+        if (record.impersonation) {
+          body['user'] = {
+            domain: { id: trustorDomain.id, name: trustorDomain.name },
+            id: trustor.id,
+            name: trustor.name,
+            password_expires_at: trustor.password_expires_at ? naiveIsoTime(trustor.password_expires_at) : null,
+          };
+        }
+        // Trust tokens carry full role dicts (render_token.py), other tokens {id, name}.
+        body['roles'] = token.roles.map((r) => ({ id: r.id, name: r.name, domain_id: r.domain_id, description: r.description, options: { ...r.options } }));
       } else if (scope.kind === 'project') {
         body['project'] = { domain: { id: scope.domain.id, name: scope.domain.name }, id: scope.project.id, name: scope.project.name };
         body['is_domain'] = scope.project.is_domain;
@@ -373,7 +453,8 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       }
       if (opts.includeCatalog && scope.kind !== 'unscoped') {
         const catalog: CatalogService[] = await deps.catalog.catalogFor({
-          userId: user.id,
+          // A trust token's catalog is the trustor's.
+          userId: token.trust?.trustor.id ?? user.id,
           projectId: scope.kind === 'project' ? scope.project.id : null,
         });
         body['catalog'] = catalog;
