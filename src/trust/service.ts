@@ -145,7 +145,7 @@ export function createTrustService(deps: TrustServiceDeps) {
       const remainingUses = request.remaining_uses ?? null;
       let requestedCount = request.redelegation_count ?? null;
       const redelegatable = request.allow_redelegation === true && requestedCount !== 0;
-      let redelegationCount: number | null = null;
+      let redelegationCount: number | null;
       if (!redelegatable) {
         redelegationCount = requestedCount = 0;
         if (remainingUses !== null && remainingUses <= 0) throw new ValidationError('remaining_uses must be a positive integer or null.');
