@@ -359,6 +359,12 @@ describeEachDatabase('/v3/registered_limits and /v3/limits (flat)', (ctx) => {
       assert.equal((await d.get(`/v3/limits/${otherLimit.id}`)).status, 403);
     });
 
+    it('leaves the project tree to [DEFAULT] max_project_tree_depth', async () => {
+      const child = await newProject(a, 'flat-child', domainId, projectA);
+      const grandchild = await newProject(a, 'flat-grandchild', domainId, child);
+      assert.match(grandchild, /^[0-9a-f]{32}$/);
+    });
+
     it('lets a member read registered limits and the model, and refuses every write', async () => {
       const { token } = await projectUserToken(server, 'limit-reader', 'member');
       const m = client(base, token);
