@@ -88,6 +88,10 @@ import { ReceiptFormatter } from './token/formatter.js';
 import { createReceiptProvider } from './receipt/provider.js';
 import { createReceiptReplies } from './receipt/handlers.js';
 import { createTotpVerifier } from './auth/totp.js';
+import { createLimitService } from './limit/service.js';
+import { createLimitStore } from './limit/store.js';
+import { enforcementModel } from './limit/models.js';
+import { limitRoutes } from './api/v3/limits.js';
 
 export type Log = (record: Record<string, unknown>) => void;
 
@@ -140,6 +144,7 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
   const resource = createResourceStore(db.kysely);
   const assignments = createAssignmentStore(db.kysely);
   const catalogStore = createCatalogStore(db.kysely);
+  const limitModel = enforcementModel(config.unified_limit.enforcement_model);
   const revoke = createRevocationService({
     store: createRevokeStore(db.kysely),
     changes,
@@ -161,7 +166,8 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     revoke,
     now,
     options: {
-      maxProjectTreeDepth: config.DEFAULT.max_project_tree_depth,
+      // A hierarchical limit model caps the tree as well (resource/core.py _assert_max_hierarchy_depth).
+      maxProjectTreeDepth: Math.min(config.DEFAULT.max_project_tree_depth, limitModel.maxProjectTreeDepth ?? Infinity),
       listLimit: config.resource.list_limit || config.DEFAULT.list_limit || null,
       projectNameUrlSafe: config.resource.project_name_url_safe,
       domainNameUrlSafe: config.resource.domain_name_url_safe,
@@ -210,9 +216,20 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     options: { requestTokenDuration: config.oauth1.request_token_duration, accessTokenDuration: config.oauth1.access_token_duration },
   });
   const catalogAdmin = createCatalogAdmin({ store: catalogStore, projectExists: async (id) => (await resource.getProject(id)) !== undefined });
+  // Unified limits (keystone/limit): registered limits and project/domain limits.
+  const limits = createLimitService({
+    store: createLimitStore(db.kysely),
+    model: limitModel,
+    serviceExists: async (id) => (await catalogStore.getService(id)) !== undefined,
+    regionExists: async (id) => (await catalogStore.getRegion(id)) !== undefined,
+    getProject: (id) => resource.getRecord(id),
+    domainExists: async (id) => (await resource.getDomain(id)) !== undefined,
+    subtreeIds: (id) => resource.subtreeIds(id),
+  });
   return {
     resource,
     resourceService,
+    limits,
     assignments,
     assignmentAdmin,
     groupReads,
@@ -452,6 +469,20 @@ export async function createService(
       ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
       ...policyRoutes({ policies: providers.endpointPolicy, listLimit: config.policy.list_limit || config.DEFAULT.list_limit || null }),
       ...federationRoutes({ federation: providers.federation }),
+      ...limitRoutes({
+        limits: providers.limits,
+        schemas,
+        listLimit: config.unified_limit.list_limit || config.DEFAULT.list_limit || null,
+        getProject: async (id) => {
+          const project = await providers.resource.getProject(id);
+          return project && { ...project.extra, id: project.id, name: project.name, domain_id: project.domain_id, description: project.description, enabled: project.enabled, parent_id: project.parent_id, is_domain: project.is_domain };
+        },
+        getDomain: async (id) => {
+          const domain = await providers.resource.getDomain(id);
+          return domain && { ...domain.extra, id: domain.id, name: domain.name, description: domain.description, enabled: domain.enabled };
+        },
+        projectIdsInDomain: (domainId) => providers.resource.projectIdsInDomain(domainId),
+      }),
       ...credentialRoutes({
         credentials,
         isUnrestrictedAppCred: async (id) => (await providers.applicationCredentials.get(id).catch(() => undefined))?.record.unrestricted === true,
