@@ -8,7 +8,6 @@ import type { Express } from 'express';
 import { createAssignmentService } from './assignment/service.js';
 import { createAssignmentStore } from './assignment/store.js';
 import { createAssignmentAdmin } from './assignment/admin.js';
-import { createGroupReads } from './identity/group-reads.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { createCatalogAdmin } from './catalog/admin.js';
 import { createEndpointPolicyService } from './endpoint-policy/service.js';
@@ -151,9 +150,10 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     now,
     pruneAfterSeconds: config.token.expiration + config.revoke.expiration_buffer,
   });
+  const groups = createGroupStore(db.kysely);
   const identity: IdentityService = createIdentityService({
     store: createIdentityStore(db.kysely),
-    groups: createGroupStore(db.kysely),
+    groups,
     revoke,
     resource,
     passwordHashing: passwordHashOptions(config),
@@ -174,7 +174,6 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
       federatedDomainName: config.federation.federated_domain_name,
     },
   });
-  const groupReads = createGroupReads(db.kysely);
   const userRef = async (id: string) => {
     const user = await identity.getUser(id);
     return user && { id: user.id, name: user.name, domain_id: user.domain_id, enabled: user.enabled };
@@ -198,9 +197,9 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     subtreeIdsOf: (id) => resource.subtreeIds(id),
     projectIdsInDomain: (domainId) => resource.projectIdsInDomain(domainId),
     getUser: userRef,
-    getGroup: groupReads.getGroup,
+    getGroup: (id) => groups.getGroup(id),
     groupIdsOfUser: (userId) => identity.listGroupIds(userId),
-    userIdsInGroup: groupReads.listUserIdsInGroup,
+    userIdsInGroup: (id) => groups.listMemberIds(id),
     options: { prohibitedImpliedRoles: config.assignment.prohibited_implied_role },
   });
   const assignment = createAssignmentService({ store: assignments });
@@ -232,7 +231,7 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     limits,
     assignments,
     assignmentAdmin,
-    groupReads,
+    groups,
     userRef,
     assignment,
     oauth1,
@@ -456,7 +455,7 @@ export async function createService(
         getProject: (id) => providers.resourceService.getAny(id).catch(() => undefined),
         getDomain: (id) => providers.resourceService.getDomain(id).catch(() => undefined),
         getUser: providers.userRef,
-        getGroup: providers.groupReads.getGroup,
+        getGroup: (id) => providers.groups.getGroup(id),
       }),
       ...roleAssignmentRoutes({ assignments: providers.assignmentAdmin }),
       ...applicationCredentialRoutes({ applicationCredentials: providers.applicationCredentials, identity: providers.identity }),

@@ -126,6 +126,12 @@ export function createGroupStore(db: Kysely<KeystoneDatabase>) {
       return Number(result.numDeletedRows) > 0;
     },
 
+    /** Keystone's list_users_in_group for effective assignments: the membership table only, not expiring federated rows. */
+    async listMemberIds(groupId: string): Promise<string[]> {
+      const rows = await db.selectFrom('user_group_membership').select('user_id').where('group_id', '=', groupId).execute();
+      return rows.map((r) => r.user_id);
+    },
+
     async isMember(groupId: string, userId: string, now: Date): Promise<boolean> {
       const direct = await db.selectFrom('user_group_membership').select('user_id').where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
       if (direct) return true;
