@@ -396,16 +396,23 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       const parentAuditId = results.find((r) => r.parentAuditId)?.parentAuditId ?? null;
       const appCred = results.find((r) => r.applicationCredential)?.applicationCredential;
 
-      const issued = await deps.tokens.issue({
-        userId,
-        methods,
-        scope: { project: scope.project, domain: scope.domain, system: scope.system },
-        expiresAt,
-        parentAuditId,
-        ...(appCred ? { applicationCredential: { id: appCred.id, expiresAt: appCred.expiresAt } } : {}),
-        accessTokenId: delegation?.accessTokenId,
-        ...(scope.trustId ? { trustId: scope.trustId } : {}),
-      });
+      const issued = await deps.tokens
+        .issue({
+          userId,
+          methods,
+          scope: { project: scope.project, domain: scope.domain, system: scope.system },
+          expiresAt,
+          parentAuditId,
+          ...(appCred ? { applicationCredential: { id: appCred.id, expiresAt: appCred.expiresAt } } : {}),
+          accessTokenId: delegation?.accessTokenId,
+          ...(scope.trustId ? { trustId: scope.trustId } : {}),
+        })
+        .catch((error: unknown) => {
+          // A concurrent request took the trust's last use after the scope was read: the trust
+          // is gone for this one too, a 401 as at the scope step (not the validator's 404).
+          if (scope.trustId && error instanceof NotFound) throw new Unauthorized(error.message);
+          throw error;
+        });
       // A use is consumed only once the token exists (authenticate_for_token).
       if (scope.trustId) await deps.trusts!.consumeUse(scope.trustId);
       await deps.identity.releaseAuthAttempts(userId);

@@ -44,6 +44,7 @@ export interface TokenTrustRecord {
   readonly projectId: string | null;
   readonly impersonation: boolean;
   readonly roleIds: readonly string[];
+  readonly expiresAt: Date | null;
 }
 
 export interface TokenTrust {
@@ -345,6 +346,9 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       }
       const token = await validated(tokenText);
       checkExpiry(token.data, opts.allowExpired ?? false);
+      // A cached validation outlives the trust's own expiry unless it is checked on every call.
+      const trust = token.trust?.record;
+      if (trust?.expiresAt && deps.now().getTime() >= trust.expiresAt.getTime()) throw new NotFound(`Could not find trust: ${trust.id}.`);
       if (opts.accessRulesVersion !== undefined) checkAccessRulesSupport(token, opts.accessRulesVersion);
       return token;
     },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Forbidden, ForbiddenAction, NotFound, ValidationError } from '../common/errors.js';
+import { Forbidden, ForbiddenAction, ForbiddenNotSecurity, NotFound, ValidationError } from '../common/errors.js';
 import type { RoleRef } from '../assignment/store.js';
 import { BadExpiry, parseExpiration } from '../application-credential/service.js';
 import type { RevocationService } from '../revoke/service.js';
@@ -209,7 +209,8 @@ export function createTrustService(deps: TrustServiceDeps) {
     async consumeUse(id: string): Promise<void> {
       const result = await store.consumeUse(id);
       if (result === 'missing') throw trustNotFound(id);
-      if (result === 'exhausted') throw new Forbidden(`No remaining uses for trust: ${id}.`);
+      // TrustUseLimitReached formats its own message, so Keystone shows it (a Forbidden built from a message hides it).
+      if (result === 'exhausted') throw new ForbiddenNotSecurity(`No remaining uses for trust: ${id}.`);
     },
   };
 }
