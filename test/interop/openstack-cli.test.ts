@@ -9,93 +9,29 @@
  * CI must not pass by skipping interop.
  */
 import assert from 'node:assert/strict';
-import { accessSync, constants as fsConstants } from 'node:fs';
-import path from 'node:path';
-import { openDatabase, type Db } from '../../src/db/database.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
-import { ROOT, describeResult, killChildren, run, tempDirs, type RunResult } from '../support/cli.js';
-import { ADMIN_PASSWORD, adminLogin, http, startTestServer, type TestServer } from '../support/server.js';
-
-const OPENSTACK = path.join(ROOT, '.cache', 'venv', 'bin', 'openstack');
-
-function openstackMissing(): string | undefined {
-  try {
-    accessSync(OPENSTACK, fsConstants.X_OK);
-    return undefined;
-  } catch {
-    return `${path.relative(ROOT, OPENSTACK)} is missing: run scripts/setup-openstack-client.sh`;
-  }
-}
+import { describeResult } from '../support/cli.js';
+import { ADMIN_LOGIN, ADMIN_PROJECT_SCOPE, openstackCliSuite } from '../support/openstack.js';
+import { ADMIN_PASSWORD, adminLogin, http } from '../support/server.js';
 
 describe('python-openstackclient (the real `openstack` CLI) against keystone-ts', function () {
-  const temps = tempDirs('kts-openstack-');
-  let db: Db | undefined;
-  let server: TestServer | undefined;
-  let home: string;
+  const cli = openstackCliSuite('kts-openstack-');
   let base: string;
   let adminUserId: string;
   let adminProjectId: string;
 
   before(async function () {
-    this.timeout(120_000);
-    const missing = openstackMissing();
-    if (missing) {
-      if (process.env.CI === 'true') throw new Error(`the openstack CLI is required when CI=true: ${missing}`);
-      console.log(`      openstack CLI suite skipped: ${missing}`);
-      this.skip();
-    }
-    home = temps.make();
-    db = await openDatabase('pglite://memory');
-    await migrateToLatest(db);
-    server = await startTestServer(db);
-    base = server.url;
-    const { providers } = server.service;
+    base = cli.server().url;
+    const { providers } = cli.server().service;
     adminUserId = (await providers.identity.findUserByName('admin', 'default'))!.id;
     adminProjectId = (await providers.resource.findProjectByName('admin', 'default'))!.id;
   });
 
-  after(async function () {
-    this.timeout(30_000);
-    await killChildren();
-    await server?.close();
-    await db?.close();
-    temps.cleanup();
-  });
+  /** `openstack ...args` with the password credentials of the bootstrapped admin and `scope` (OS_* variables) on top. */
+  const openstack = (args: string[], scope: Record<string, string>, overrides: Record<string, string> = {}) =>
+    cli.openstack(args, { ...ADMIN_LOGIN, ...scope, ...overrides });
+  const openstackJson = (args: string[], scope: Record<string, string>) => cli.openstackJson(args, { ...ADMIN_LOGIN, ...scope });
 
-  /**
-   * `openstack ...args` with the password credentials of the bootstrapped admin and `scope`
-   * (OS_* variables) on top. HOME and the working directory are empty temporary directories, so
-   * no clouds.yaml of the developer's is read.
-   */
-  function openstack(args: string[], scope: Record<string, string>, overrides: Record<string, string> = {}): Promise<RunResult> {
-    return run(OPENSTACK, args, {
-      cwd: home,
-      timeoutMs: 45_000,
-      env: {
-        HOME: home,
-        XDG_CONFIG_HOME: path.join(home, '.config'),
-        LC_ALL: 'C.UTF-8',
-        OS_AUTH_URL: `${base}/v3`,
-        OS_IDENTITY_API_VERSION: '3',
-        OS_AUTH_TYPE: 'password',
-        OS_INTERFACE: 'public',
-        OS_USERNAME: 'admin',
-        OS_PASSWORD: ADMIN_PASSWORD,
-        OS_USER_DOMAIN_NAME: 'Default',
-        ...scope,
-        ...overrides,
-      },
-    });
-  }
-
-  const PROJECT_SCOPE = { OS_PROJECT_NAME: 'admin', OS_PROJECT_DOMAIN_NAME: 'Default' };
-
-  async function openstackJson(args: string[], scope: Record<string, string>): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const result = await openstack([...args, '-f', 'json'], scope);
-    assert.equal(result.code, 0, describeResult(result));
-    assert.doesNotMatch(result.stderr, /Traceback/);
-    return JSON.parse(result.stdout);
-  }
+  const PROJECT_SCOPE = ADMIN_PROJECT_SCOPE;
 
   /** The service's own reading of `token` (GET /v3/auth/tokens with a fresh admin token). */
   async function decode(token: string) {
@@ -157,7 +93,7 @@ describe('python-openstackclient (the real `openstack` CLI) against keystone-ts'
   });
 
   it('a domain-scoped login (OS_DOMAIN_NAME=Default) once the admin has a role on the domain', async () => {
-    const { providers } = server!.service;
+    const { providers } = cli.server().service;
     const admin = await providers.assignments.findGlobalRoleByName('admin');
     await providers.assignments.grant('UserDomain', adminUserId, 'default', admin!.id);
     const issued = await openstackJson(['token', 'issue'], { OS_DOMAIN_NAME: 'Default' });
