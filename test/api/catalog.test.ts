@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describeEachDatabase } from '../support/databases.js';
-import { adminLogin, http, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
+import { adminLogin, assertDenied, client, http, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 describeEachDatabase('/v3/regions, /v3/services, /v3/endpoints', (ctx) => {
   let server: TestServer;
@@ -16,19 +16,8 @@ describeEachDatabase('/v3/regions, /v3/services, /v3/endpoints', (ctx) => {
   });
   after(async () => server?.close());
 
-  const as = (token: string) => ({
-    get: (path: string) => http(base, 'GET', path, { token }),
-    head: (path: string) => http(base, 'HEAD', path, { token }),
-    post: (path: string, body: unknown) => http(base, 'POST', path, { token, body }),
-    put: (path: string, body: unknown) => http(base, 'PUT', path, { token, body }),
-    patch: (path: string, body: unknown) => http(base, 'PATCH', path, { token, body }),
-    del: (path: string) => http(base, 'DELETE', path, { token }),
-  });
+  const as = (token: string) => client(base, token);
 
-  function denied(res: { status: number; json: { error: { message: string } } }, action: string) {
-    assert.equal(res.status, 403, JSON.stringify(res.json));
-    assert.equal(res.json.error.message, `You are not authorized to perform the requested action: ${action}.`);
-  }
 
   describe('regions', () => {
     it('creates with and without an id, by PUT, and renders Keystone’s body', async () => {
@@ -111,12 +100,12 @@ describeEachDatabase('/v3/regions, /v3/services, /v3/endpoints', (ctx) => {
 
     it('denies a member every write (403 naming the rule)', async () => {
       const m = as(member);
-      denied(await m.post('/v3/regions', { region: { id: 'M' } }), 'identity:create_region');
-      denied(await m.put('/v3/regions/M', { region: {} }), 'identity:create_region');
-      denied(await m.patch('/v3/regions/Europe', { region: { description: 'm' } }), 'identity:update_region');
-      denied(await m.del('/v3/regions/Europe'), 'identity:delete_region');
+      assertDenied(await m.post('/v3/regions', { region: { id: 'M' } }), 'identity:create_region');
+      assertDenied(await m.put('/v3/regions/M', { region: {} }), 'identity:create_region');
+      assertDenied(await m.patch('/v3/regions/Europe', { region: { description: 'm' } }), 'identity:update_region');
+      assertDenied(await m.del('/v3/regions/Europe'), 'identity:delete_region');
       // Policy runs before existence: an unknown region is still 403 to a member.
-      denied(await m.del('/v3/regions/Nowhere'), 'identity:delete_region');
+      assertDenied(await m.del('/v3/regions/Nowhere'), 'identity:delete_region');
     });
   });
 
@@ -249,16 +238,16 @@ describeEachDatabase('/v3/regions, /v3/services, /v3/endpoints', (ctx) => {
 
     it('denies a member services and endpoints, reads included', async () => {
       const m = as(member);
-      denied(await m.get('/v3/services'), 'identity:list_services');
-      denied(await m.get(`/v3/services/${serviceId}`), 'identity:get_service');
-      denied(await m.post('/v3/services', { service: { type: 'x' } }), 'identity:create_service');
-      denied(await m.patch(`/v3/services/${serviceId}`, { service: { name: 'm' } }), 'identity:update_service');
-      denied(await m.del(`/v3/services/${serviceId}`), 'identity:delete_service');
-      denied(await m.get('/v3/endpoints'), 'identity:list_endpoints');
-      denied(await m.get('/v3/endpoints/nope'), 'identity:get_endpoint');
-      denied(await m.post('/v3/endpoints', { endpoint: { service_id: serviceId, interface: 'public', url: 'http://x' } }), 'identity:create_endpoint');
-      denied(await m.patch('/v3/endpoints/nope', { endpoint: { url: 'http://y' } }), 'identity:update_endpoint');
-      denied(await m.del('/v3/endpoints/nope'), 'identity:delete_endpoint');
+      assertDenied(await m.get('/v3/services'), 'identity:list_services');
+      assertDenied(await m.get(`/v3/services/${serviceId}`), 'identity:get_service');
+      assertDenied(await m.post('/v3/services', { service: { type: 'x' } }), 'identity:create_service');
+      assertDenied(await m.patch(`/v3/services/${serviceId}`, { service: { name: 'm' } }), 'identity:update_service');
+      assertDenied(await m.del(`/v3/services/${serviceId}`), 'identity:delete_service');
+      assertDenied(await m.get('/v3/endpoints'), 'identity:list_endpoints');
+      assertDenied(await m.get('/v3/endpoints/nope'), 'identity:get_endpoint');
+      assertDenied(await m.post('/v3/endpoints', { endpoint: { service_id: serviceId, interface: 'public', url: 'http://x' } }), 'identity:create_endpoint');
+      assertDenied(await m.patch('/v3/endpoints/nope', { endpoint: { url: 'http://y' } }), 'identity:update_endpoint');
+      assertDenied(await m.del('/v3/endpoints/nope'), 'identity:delete_endpoint');
       assert.equal((await http(base, 'GET', '/v3/services')).status, 401);
     });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { describeEachDatabase } from '../support/databases.js';
-import { ADMIN_PASSWORD, adminLogin, http, passwordAuth, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
+import { ADMIN_PASSWORD, adminLogin, assertDenied, client, http, passwordAuth, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 const FED = '/v3/OS-FEDERATION';
 
@@ -31,18 +31,8 @@ describeEachDatabase('/v3/OS-FEDERATION identity providers, protocols, mappings,
   });
   after(async () => server?.close());
 
-  const as = (token: string) => ({
-    get: (path: string) => http(base, 'GET', path, { token }),
-    head: (path: string) => http(base, 'HEAD', path, { token }),
-    put: (path: string, body: unknown) => http(base, 'PUT', path, { token, body }),
-    patch: (path: string, body: unknown) => http(base, 'PATCH', path, { token, body }),
-    del: (path: string) => http(base, 'DELETE', path, { token }),
-  });
+  const as = (token: string) => client(base, token);
 
-  function denied(res: { status: number; json: { error: { message: string } } }, action: string) {
-    assert.equal(res.status, 403, JSON.stringify(res.json));
-    assert.equal(res.json.error.message, `You are not authorized to perform the requested action: ${action}.`);
-  }
 
   async function domainCount(): Promise<number> {
     return (await as(admin).get('/v3/domains')).json.domains.length;
@@ -431,26 +421,26 @@ describeEachDatabase('/v3/OS-FEDERATION identity providers, protocols, mappings,
   describe('policy', () => {
     it('refuses a project member every write and read (403 naming the rule)', async () => {
       const m = as(member);
-      denied(await m.get(`${FED}/identity_providers`), 'identity:list_identity_providers');
-      denied(await m.get(`${FED}/identity_providers/acme`), 'identity:get_identity_provider');
-      denied(await m.put(`${FED}/identity_providers/evil`, { identity_provider: {} }), 'identity:create_identity_provider');
-      denied(await m.patch(`${FED}/identity_providers/acme`, { identity_provider: { enabled: true } }), 'identity:update_identity_provider');
-      denied(await m.del(`${FED}/identity_providers/acme`), 'identity:delete_identity_provider');
-      denied(await m.get(`${FED}/identity_providers/acme/protocols`), 'identity:list_protocols');
-      denied(await m.get(`${FED}/identity_providers/acme/protocols/saml2`), 'identity:get_protocol');
-      denied(await m.put(`${FED}/identity_providers/acme/protocols/evil`, { protocol: { mapping_id: 'tempest' } }), 'identity:create_protocol');
-      denied(await m.patch(`${FED}/identity_providers/acme/protocols/saml2`, { protocol: { mapping_id: 'tempest' } }), 'identity:update_protocol');
-      denied(await m.del(`${FED}/identity_providers/acme/protocols/saml2`), 'identity:delete_protocol');
-      denied(await m.get(`${FED}/mappings`), 'identity:list_mappings');
-      denied(await m.get(`${FED}/mappings/tempest`), 'identity:get_mapping');
-      denied(await m.put(`${FED}/mappings/evil`, { mapping: mappingRef() }), 'identity:create_mapping');
-      denied(await m.patch(`${FED}/mappings/tempest`, { mapping: mappingRef() }), 'identity:update_mapping');
-      denied(await m.del(`${FED}/mappings/tempest`), 'identity:delete_mapping');
-      denied(await m.get(`${FED}/service_providers`), 'identity:list_service_providers');
-      denied(await m.get(`${FED}/service_providers/sp1`), 'identity:get_service_provider');
-      denied(await m.put(`${FED}/service_providers/evil`, { service_provider: { auth_url: 'https://a', sp_url: 'https://b' } }), 'identity:create_service_provider');
-      denied(await m.patch(`${FED}/service_providers/sp1`, { service_provider: { enabled: false } }), 'identity:update_service_provider');
-      denied(await m.del(`${FED}/service_providers/sp1`), 'identity:delete_service_provider');
+      assertDenied(await m.get(`${FED}/identity_providers`), 'identity:list_identity_providers');
+      assertDenied(await m.get(`${FED}/identity_providers/acme`), 'identity:get_identity_provider');
+      assertDenied(await m.put(`${FED}/identity_providers/evil`, { identity_provider: {} }), 'identity:create_identity_provider');
+      assertDenied(await m.patch(`${FED}/identity_providers/acme`, { identity_provider: { enabled: true } }), 'identity:update_identity_provider');
+      assertDenied(await m.del(`${FED}/identity_providers/acme`), 'identity:delete_identity_provider');
+      assertDenied(await m.get(`${FED}/identity_providers/acme/protocols`), 'identity:list_protocols');
+      assertDenied(await m.get(`${FED}/identity_providers/acme/protocols/saml2`), 'identity:get_protocol');
+      assertDenied(await m.put(`${FED}/identity_providers/acme/protocols/evil`, { protocol: { mapping_id: 'tempest' } }), 'identity:create_protocol');
+      assertDenied(await m.patch(`${FED}/identity_providers/acme/protocols/saml2`, { protocol: { mapping_id: 'tempest' } }), 'identity:update_protocol');
+      assertDenied(await m.del(`${FED}/identity_providers/acme/protocols/saml2`), 'identity:delete_protocol');
+      assertDenied(await m.get(`${FED}/mappings`), 'identity:list_mappings');
+      assertDenied(await m.get(`${FED}/mappings/tempest`), 'identity:get_mapping');
+      assertDenied(await m.put(`${FED}/mappings/evil`, { mapping: mappingRef() }), 'identity:create_mapping');
+      assertDenied(await m.patch(`${FED}/mappings/tempest`, { mapping: mappingRef() }), 'identity:update_mapping');
+      assertDenied(await m.del(`${FED}/mappings/tempest`), 'identity:delete_mapping');
+      assertDenied(await m.get(`${FED}/service_providers`), 'identity:list_service_providers');
+      assertDenied(await m.get(`${FED}/service_providers/sp1`), 'identity:get_service_provider');
+      assertDenied(await m.put(`${FED}/service_providers/evil`, { service_provider: { auth_url: 'https://a', sp_url: 'https://b' } }), 'identity:create_service_provider');
+      assertDenied(await m.patch(`${FED}/service_providers/sp1`, { service_provider: { enabled: false } }), 'identity:update_service_provider');
+      assertDenied(await m.del(`${FED}/service_providers/sp1`), 'identity:delete_service_provider');
       assert.equal((await http(base, 'GET', `${FED}/mappings`)).status, 401);
     });
   });

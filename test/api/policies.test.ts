@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describeEachDatabase } from '../support/databases.js';
-import { adminLogin, http, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
+import { adminLogin, client, projectUserToken, startTestServer, type TestServer } from '../support/server.js';
 
 describeEachDatabase('/v3/policies and OS-ENDPOINT-POLICY', (ctx) => {
   let server: TestServer;
@@ -16,14 +16,7 @@ describeEachDatabase('/v3/policies and OS-ENDPOINT-POLICY', (ctx) => {
   });
   after(async () => server?.close());
 
-  const as = (token: string) => ({
-    get: (path: string) => http(base, 'GET', path, { token }),
-    head: (path: string) => http(base, 'HEAD', path, { token }),
-    post: (path: string, body: unknown) => http(base, 'POST', path, { token, body }),
-    put: (path: string, body?: unknown) => http(base, 'PUT', path, { token, ...(body === undefined ? {} : { body }) }),
-    patch: (path: string, body: unknown) => http(base, 'PATCH', path, { token, body }),
-    del: (path: string) => http(base, 'DELETE', path, { token }),
-  });
+  const as = (token: string) => client(base, token);
 
   async function createPolicy(body: Record<string, unknown>): Promise<string> {
     const res = await as(admin).post('/v3/policies', { policy: body });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -87,6 +88,24 @@ export interface HttpResult {
   readonly headers: Headers;
   readonly text: string;
   readonly json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** The HTTP verbs against one server with one token (a body is sent only when given). */
+export function client(base: string, token: string) {
+  return {
+    get: (path: string) => http(base, 'GET', path, { token }),
+    head: (path: string) => http(base, 'HEAD', path, { token }),
+    post: (path: string, body?: unknown) => http(base, 'POST', path, { token, body }),
+    put: (path: string, body?: unknown) => http(base, 'PUT', path, { token, body }),
+    patch: (path: string, body?: unknown) => http(base, 'PATCH', path, { token, body }),
+    del: (path: string) => http(base, 'DELETE', path, { token }),
+  };
+}
+
+/** A 403 from the policy decision point naming the rule that refused. */
+export function assertDenied(res: { status: number; json: { error: { message: string } } }, action: string): void {
+  assert.equal(res.status, 403, JSON.stringify(res.json));
+  assert.equal(res.json.error.message, `You are not authorized to perform the requested action: ${action}.`);
 }
 
 /** A plain HTTP call over loopback; `body` objects are sent as JSON. */
