@@ -2,21 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ValidationError } from '../common/errors.js';
+import { describeValue } from '../common/json.js';
 import { projectPath } from '../common/paths.js';
-
-/**
- * jsonschema quotes the offending value (Python's repr); we describe it instead. A request body
- * can carry a password or a token anywhere a client misplaced it, and no response may echo one
- * back, so strings, arrays and objects are named by their type only.
- */
-function describeValue(value: unknown): string {
-  if (value === null || value === undefined) return 'None';
-  if (value === true) return 'True';
-  if (value === false) return 'False';
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'string') return 'A string';
-  return Array.isArray(value) ? 'A list' : 'An object';
-}
 
 function pythonRepr(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`;

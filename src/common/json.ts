@@ -104,3 +104,17 @@ function sortedCompact(value: unknown): unknown {
 export function flaskJson(value: unknown): string {
   return `${asciiOnly(JSON.stringify(sortedCompact(value)))}\n`;
 }
+
+/**
+ * jsonschema quotes the offending value (Python's repr); we describe it instead. A request body
+ * can carry a password or a token anywhere a client misplaced it, and no response may echo one
+ * back, so strings, arrays and objects are named by their type only.
+ */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return 'A string';
+  return Array.isArray(value) ? 'A list' : 'An object';
+}

@@ -52,6 +52,14 @@ export function filterAttributes(query: Readonly<Record<string, unknown>>, suppo
   return out;
 }
 
+/**
+ * Keystone's attr_as_boolean for identity and resource filters: 0, f, false, n, no, off (any
+ * case, trimmed) are false, everything else true.
+ */
+export function attrAsBoolean(value: string): boolean {
+  return !['0', 'f', 'false', 'n', 'no', 'off'].includes(value.trim().toLowerCase());
+}
+
 /** oslo's attr_as_boolean: 0, false, no, off (any case) are false, everything else true. */
 function asBoolean(value: string): boolean {
   return !['0', 'false', 'no', 'off'].includes(value.trim().toLowerCase());

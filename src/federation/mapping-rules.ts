@@ -11,6 +11,7 @@
  * is named by its type instead, since no response may echo back what a client misplaced.
  */
 import { ValidationError } from '../common/errors.js';
+import { describeValue } from '../common/json.js';
 
 type Schema = Readonly<Record<string, unknown>>;
 
@@ -132,16 +133,6 @@ function reprString(text: string): string {
   return out + quote;
 }
 
-/** The offending value as src/api/validation.ts names it: scalars shown, the rest by type. */
-function described(value: unknown): string {
-  if (value === null || value === undefined) return 'None';
-  if (value === true) return 'True';
-  if (value === false) return 'False';
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'string') return 'A string';
-  return Array.isArray(value) ? 'A list' : 'An object';
-}
-
 /** Python's repr of a JSON value, for the schema's own constants (enum values). */
 function pythonRepr(value: unknown): string {
   if (value === null || value === undefined) return 'None';
@@ -188,9 +179,9 @@ function* errorsOf(root: Schema, schema: Schema, value: unknown): Generator<stri
     return;
   }
   const type = schema['type'] as string | undefined;
-  if (type !== undefined && !hasType(value, type)) yield `${described(value)} is not of type ${reprString(type)}`;
+  if (type !== undefined && !hasType(value, type)) yield `${describeValue(value)} is not of type ${reprString(type)}`;
   const enumeration = schema['enum'] as unknown[] | undefined;
-  if (enumeration && !enumeration.includes(value)) yield `${described(value)} is not one of ${pythonRepr(enumeration)}`;
+  if (enumeration && !enumeration.includes(value)) yield `${describeValue(value)} is not one of ${pythonRepr(enumeration)}`;
   if (isObject(value)) {
     const properties = (schema['properties'] ?? {}) as Record<string, Schema>;
     for (const name of (schema['required'] ?? []) as string[]) if (!(name in value)) yield `${reprString(name)} is a required property`;
@@ -207,16 +198,16 @@ function* errorsOf(root: Schema, schema: Schema, value: unknown): Generator<stri
   if (Array.isArray(value)) {
     const minItems = schema['minItems'] as number | undefined;
     // jsonschema ≥ 4.21 (2026's) words minItems 1 this way.
-    if (minItems !== undefined && value.length < minItems) yield `${described(value)} ${minItems === 1 ? 'should be non-empty' : 'is too short'}`;
+    if (minItems !== undefined && value.length < minItems) yield `${describeValue(value)} ${minItems === 1 ? 'should be non-empty' : 'is too short'}`;
     const items = schema['items'] as Schema | undefined;
     if (items) for (const item of value) yield* errorsOf(root, items, item);
   }
   const oneOf = schema['oneOf'] as Schema[] | undefined;
   if (oneOf) {
     const valid = oneOf.filter((sub) => errorsOf(root, sub, value).next().done === true);
-    if (valid.length === 0) yield `${described(value)} is not valid under any of the given schemas`;
+    if (valid.length === 0) yield `${describeValue(value)} is not valid under any of the given schemas`;
     // The remote and group alternatives exclude each other, so this cannot happen with Keystone's schemas.
-    else if (valid.length > 1) yield `${described(value)} is valid under more than one of the given schemas`;
+    else if (valid.length > 1) yield `${describeValue(value)} is valid under more than one of the given schemas`;
   }
 }
 

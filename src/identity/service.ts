@@ -1,6 +1,6 @@
 import { Conflict, NotFound, PasswordExpired, Unauthorized, ValidationError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
-import { MarkerNotFound, paginate, type ListFilter, type Page } from '../common/list-hints.js';
+import { attrAsBoolean, MarkerNotFound, paginate, type ListFilter, type Page } from '../common/list-hints.js';
 import type { RevocationService } from '../revoke/service.js';
 import type { GroupRecord, GroupStore, UserGroup } from './group-store.js';
 import { DuplicateGroup } from './group-store.js';
@@ -58,10 +58,6 @@ const GROUP_ATTRIBUTES = ['id', 'name', 'domain_id', 'description'];
 const USER_COLUMN_LENGTH: Readonly<Record<string, number>> = { name: 255, domain_id: 64, idp_id: 64, protocol_id: 64, unique_id: 255 };
 const GROUP_COLUMN_LENGTH: Readonly<Record<string, number>> = { name: 64, domain_id: 64 };
 
-/** oslo's strutils FALSE_STRINGS, as utils.attr_as_boolean reads them. */
-function attrAsBoolean(value: string): boolean {
-  return !['0', 'f', 'false', 'n', 'no', 'off'].includes(value.trim().toLowerCase());
-}
 
 function likePattern(f: ListFilter): string {
   return f.comparator === 'contains' ? `%${f.value}%` : f.comparator === 'startswith' ? `${f.value}%` : `%${f.value}`;

@@ -1,4 +1,4 @@
-import { MarkerNotFound, paginate, type ListFilter, type Page } from '../common/list-hints.js';
+import { attrAsBoolean, MarkerNotFound, paginate, type ListFilter, type Page } from '../common/list-hints.js';
 import { Conflict, ForbiddenNotSecurity, NotFound, ValidationError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import type { RevocationService } from '../revoke/service.js';
@@ -40,10 +40,6 @@ const COLUMN_LENGTH: Readonly<Record<string, number>> = { id: 64, name: 64, doma
 const STRING_COLUMNS = new Set(['id', 'name', 'domain_id', 'parent_id', 'description']);
 const BOOLEAN_COLUMNS = new Set(['enabled', 'is_domain']);
 
-/** oslo's strutils FALSE_STRINGS, as utils.attr_as_boolean reads them; anything else is true. */
-export function attrAsBoolean(value: string): boolean {
-  return !['0', 'f', 'false', 'n', 'no', 'off'].includes(value.trim().toLowerCase());
-}
 
 function unsafeChars(name: string): string {
   return [...name].filter((c) => URL_RESERVED.includes(c)).join('');
