@@ -40,6 +40,8 @@ export interface ValidatedToken {
 export interface TokenTrustRecord {
   readonly id: string;
   readonly trustorUserId: string;
+  /** The trustor at the start of a redelegation chain: the roles are checked against this user's. */
+  readonly originalTrustorUserId: string;
   readonly trusteeUserId: string;
   readonly projectId: string | null;
   readonly impersonation: boolean;
@@ -241,15 +243,17 @@ export function createTokenProvider(deps: TokenProviderDeps) {
   }
 
   /**
-   * _validate_trust_scope: every delegated role, implied ones included, must still be held by the
-   * trustor on the trust's project; only global roles reach the token.
+   * _get_trust_roles: every delegated role, implied ones included, must still be held on the
+   * trust's project by the original trustor (the first link of a redelegation chain); only global
+   * roles reach the token.
    */
   async function trustRoles(trust: TokenTrust, scope: TokenScope): Promise<RoleRef[]> {
     const delegated = await deps.assignment.expandImplied(trust.record.roleIds);
     const held = new Set<string>();
     if (scope.kind === 'project') {
-      const groupIds = await deps.identity.listGroupIds(trust.trustor.id);
-      for (const id of await deps.assignment.trustorRoleIdsOnProject(trust.trustor.id, groupIds, scope.project.id)) held.add(id);
+      const trustorId = trust.record.originalTrustorUserId;
+      const groupIds = await deps.identity.listGroupIds(trustorId);
+      for (const id of await deps.assignment.trustorRoleIdsOnProject(trustorId, groupIds, scope.project.id)) held.add(id);
     }
     for (const id of delegated) if (!held.has(id)) throw new Forbidden('Trustee has no delegated roles.');
     const roles = await deps.assignment.rolesByIds([...delegated]);

@@ -81,17 +81,16 @@ export function createTrustService(deps: TrustServiceDeps) {
   }
 
   /** The manager's get_trust: a redelegated trust is only as good as every link of its chain. */
-  async function get(id: string): Promise<TrustRecord> {
+  async function get(id: string): Promise<TrustRecord & { readonly originalTrustorUserId: string }> {
     const trust = await findLive(id);
     if (!trust) throw trustNotFound(id);
-    if (trust.redelegatedTrustId) {
-      const chain = await pedigree(trust);
-      for (let i = 1; i < chain.length; i++) {
-        validateRedelegation(chain[i]!, chain[i - 1]!);
-        if (!(await deps.userEnabled(chain[i]!.trusteeUserId))) throw new Forbidden('One of the trust agents is disabled or deleted');
-      }
+    if (!trust.redelegatedTrustId) return { ...trust, originalTrustorUserId: trust.trustorUserId };
+    const chain = await pedigree(trust);
+    for (let i = 1; i < chain.length; i++) {
+      validateRedelegation(chain[i]!, chain[i - 1]!);
+      if (!(await deps.userEnabled(chain[i]!.trusteeUserId))) throw new Forbidden('One of the trust agents is disabled or deleted');
     }
-    return trust;
+    return { ...trust, originalTrustorUserId: chain.at(-1)!.trustorUserId };
   }
 
   async function resolveRoles(requested: readonly ({ id: string } | { name: string })[]): Promise<string[]> {

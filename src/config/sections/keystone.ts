@@ -1434,7 +1434,7 @@ export const KEYSTONE_SECTIONS = {
     options: {
       allow_redelegation: {
         type: 'bool', default: false,
-        help: 'Allow a trustee to redelegate a trust (if the trust itself allows it), chaining trusts.',
+        help: 'Accepted for compatibility and not read, as in Keystone: a trust may be redelegated when it was created with allow_redelegation and its redelegation_count is above 0.',
       },
       max_redelegation_count: {
         type: 'int', default: 3, min: 0,
