@@ -295,6 +295,22 @@ export interface Service {
   close(): Promise<void>;
 }
 
+/**
+ * Keystone refuses to start when a project tree is deeper than the enforcement model allows
+ * (LimitTreeExceedError). Its check counts the domain as a level, so it refuses trees its own API
+ * created; this one counts as the API's depth check does (decision 0003).
+ */
+async function assertTreesFitLimitModel(resource: { projectsDeeperThan(maxDepth: number): Promise<string[]> }, config: Config): Promise<void> {
+  const maxDepth = enforcementModel(config.unified_limit.enforcement_model).maxProjectTreeDepth;
+  if (maxDepth === null) return;
+  const exceeded = await resource.projectsDeeperThan(maxDepth);
+  if (exceeded.length === 0) return;
+  throw new ConfigError(
+    `keystone-ts cannot start: the project hierarchy (project_ids: ${exceeded.join(', ')}) exceeds the enforcement model's maximum depth of ${maxDepth}. ` +
+      'Use a different [unified_limit] enforcement_model or flatten those projects.',
+  );
+}
+
 export async function createService(
   config: Config,
   options: { log: Log; now?: () => Date; db?: Db; /** The --config-file list: a relative policy_file is found next to them. */ configFiles?: readonly string[] },
@@ -316,6 +332,7 @@ export async function createService(
     db.onListenerReconnect(() => changes.bump());
     closers.unshift(() => changes.close());
     const providers = createProviders(db, config, changes, now);
+    await assertTreesFitLimitModel(providers.resource, config);
     const keys = new KeyRepository(locations.fernetKeys, { optionName: '[fernet_tokens] key_repository' });
     closers.unshift(async () => keys.close());
     keys.keys(); // refuse to start without keys, as Keystone does

@@ -272,6 +272,7 @@ export function createResourceService(deps: ResourceServiceDeps) {
     getDomain,
     parentsOf,
     subtreeOf,
+    projectsDeeperThan: store.projectsDeeperThan,
 
     /** Keystone's list filters and list_limit: SQL where it can, then in memory, then the limit. */
     async list(

@@ -230,6 +230,22 @@ export function createResourceStore(db: Kysely<KeystoneDatabase>) {
       return rows.map((r) => r.id);
     },
 
+    /**
+     * Ids of the projects more than `maxDepth` levels below their domain (a top-level project is
+     * level 1), deepest chains' ends only, by id; a cycle written by another tool ends where it started.
+     */
+    async projectsDeeperThan(maxDepth: number): Promise<string[]> {
+      const { rows } = await sql<{ id: string }>`
+        WITH RECURSIVE below(id, depth, path) AS (
+          SELECT p.id, 1, ARRAY[p.id::varchar] FROM project p JOIN project d ON d.id = p.parent_id AND d.is_domain WHERE NOT p.is_domain
+          UNION ALL
+          SELECT p.id, b.depth + 1, b.path || p.id::varchar FROM project p JOIN below b ON p.parent_id = b.id
+          WHERE NOT p.id = ANY(b.path) AND b.depth <= ${maxDepth}
+        )
+        SELECT DISTINCT id FROM below WHERE depth > ${maxDepth} ORDER BY id`.execute(db);
+      return rows.map((r) => r.id);
+    },
+
     /** Ids of a domain's projects (not the domain itself), by id. */
     async projectIdsInDomain(domainId: string): Promise<string[]> {
       const rows = await db.selectFrom('project').select('id').where('domain_id', '=', domainId).where('is_domain', '=', false).orderBy('id').execute();

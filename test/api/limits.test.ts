@@ -488,3 +488,40 @@ describeEachDatabase('/v3/limits under strict_two_level', (ctx) => {
     assert.equal(registered.json.truncated, undefined);
   });
 });
+
+describeEachDatabase('strict_two_level at start-up', (ctx) => {
+  it('refuses to start over a deeper tree, naming its projects, and starts over trees the API allows', async function () {
+    this.timeout(60_000);
+    const flat = await startTestServer(ctx.db());
+    let grandchild: string;
+    try {
+      const admin = (await adminLogin(flat.url)).token;
+      const create = async (name: string, parent?: string) => {
+        const res = await http(flat.url, 'POST', '/v3/projects', { token: admin, body: { project: { name, ...(parent ? { parent_id: parent } : {}) } } });
+        assert.equal(res.status, 201, res.text);
+        return res.json.project.id as string;
+      };
+      const top = await create('startup-top');
+      const child = await create('startup-child', top);
+      grandchild = await create('startup-grandchild', child);
+    } finally {
+      await flat.close();
+    }
+    await assert.rejects(startTestServer(ctx.db(), { 'unified_limit.enforcement_model': 'strict_two_level' }), (error: Error) => {
+      assert.equal(error.name, 'ConfigError');
+      assert.match(error.message, new RegExp(`project_ids: ${grandchild}\\) exceeds the enforcement model's maximum depth of 2`));
+      return true;
+    });
+
+    const again = await startTestServer(ctx.db());
+    try {
+      const admin = (await adminLogin(again.url)).token;
+      assert.equal((await http(again.url, 'DELETE', `/v3/projects/${grandchild}`, { token: admin })).status, 204);
+    } finally {
+      await again.close();
+    }
+    // A top-level project and its child are what the strict_two_level API itself allows.
+    const strict = await startTestServer(ctx.db(), { 'unified_limit.enforcement_model': 'strict_two_level' });
+    await strict.close();
+  });
+});
