@@ -130,11 +130,16 @@ export function createFederationService(deps: FederationServiceDeps) {
     if (!(await store.getMapping(id))) throw new ValidationError(`Invalid mapping id: ${id}`);
   }
 
-  /** The API's default schema_version, then validate_mapping_structure. */
-  function mappingFromBody(body: Body): Record<string, unknown> {
+  /** The API's default schema_version, then validate_mapping_structure, then what the schema can store. */
+  async function mappingFromBody(body: Body): Promise<Record<string, unknown>> {
     const mapping = normalize(body);
     if (!mapping['schema_version']) mapping['schema_version'] = options.defaultMappingSchemaVersion || DEFAULT_SCHEMA_VERSION;
     validateMappingStructure(mapping);
+    if (mapping['schema_version'] !== DEFAULT_SCHEMA_VERSION && !(await store.storesMappingSchemaVersion())) {
+      throw new ValidationError(
+        `Mapping schema_version ${String(mapping['schema_version'])} cannot be stored: the database has Keystone's Zed schema, which holds ${DEFAULT_SCHEMA_VERSION} mappings only (upgrade it with keystone-manage db_sync).`,
+      );
+    }
     return mapping;
   }
 
@@ -259,7 +264,7 @@ export function createFederationService(deps: FederationServiceDeps) {
     findMapping: (id: string) => store.getMapping(id),
 
     async createMapping(id: string, body: Body): Promise<MappingRecord> {
-      const mapping = mappingFromBody(body);
+      const mapping = await mappingFromBody(body);
       const record: MappingRecord = { id, rules: mapping['rules'], schema_version: mapping['schema_version'] as string };
       try {
         await store.insertMapping(record);
@@ -273,7 +278,7 @@ export function createFederationService(deps: FederationServiceDeps) {
 
     /** update_mapping: the rules and schema_version are replaced (the version by the default when absent). */
     async updateMapping(id: string, body: Body): Promise<MappingRecord> {
-      const mapping = mappingFromBody(body);
+      const mapping = await mappingFromBody(body);
       const record: MappingRecord = { id, rules: mapping['rules'], schema_version: mapping['schema_version'] as string };
       if (!(await store.updateMapping(record))) throw mappingNotFound(id);
       return record;

@@ -1,5 +1,6 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { ROOT_DOMAIN_ID, type KeystoneDatabase } from '../db/schema.js';
+import { DEFAULT_SCHEMA_VERSION as ZED_MAPPING_SCHEMA_VERSION } from './mapping-rules.js';
 
 /**
  * SQL for the OS-FEDERATION tables (Keystone's federation/backends/sql.py): identity providers
@@ -132,7 +133,29 @@ async function deleteOrphanedUsers(trx: Transaction<KeystoneDatabase>): Promise<
 export type FederationStore = ReturnType<typeof createFederationStore>;
 
 export function createFederationStore(db: Kysely<KeystoneDatabase>) {
+  // Keystone's Zed schema has no mapping.schema_version (added in 2023.1, default '1.0'); a shared
+  // Zed database is read as all-1.0 mappings and can store only those.
+  let schemaVersionColumn: Promise<boolean> | undefined;
+  const hasSchemaVersion = () =>
+    (schemaVersionColumn ??= sql<{ found: number }>`
+      SELECT 1 AS found FROM information_schema.columns
+      WHERE table_schema = current_schema() AND table_name = 'mapping' AND column_name = 'schema_version'`
+      .execute(db)
+      .then((result) => result.rows.length > 0));
+  const mappingColumns = async () =>
+    [
+      'id',
+      'rules',
+      ((await hasSchemaVersion()) ? sql<string>`schema_version` : sql<string>`${ZED_MAPPING_SCHEMA_VERSION}::varchar`).as('schema_version'),
+    ] as const;
+  const mappingValues = async (mapping: MappingRecord) => ({
+    rules: JSON.stringify(mapping.rules),
+    ...((await hasSchemaVersion()) ? { schema_version: mapping.schema_version } : {}),
+  });
   return {
+    /** Whether mappings of another schema_version than 1.0 can be stored (false on Keystone's Zed schema). */
+    storesMappingSchemaVersion: hasSchemaVersion,
+
     // ---- identity providers ------------------------------------------------------------------
     listIdps: (): Promise<IdentityProviderRecord[]> => idpsWhere(db),
 
@@ -243,18 +266,18 @@ export function createFederationStore(db: Kysely<KeystoneDatabase>) {
 
     // ---- mappings ------------------------------------------------------------------------------
     async listMappings(): Promise<MappingRecord[]> {
-      const rows = await db.selectFrom('mapping').select(['id', 'rules', 'schema_version']).orderBy('id').execute();
+      const rows = await db.selectFrom('mapping').select(await mappingColumns()).orderBy('id').execute();
       return rows.map(toMapping);
     },
 
     async getMapping(id: string): Promise<MappingRecord | undefined> {
-      const row = await db.selectFrom('mapping').select(['id', 'rules', 'schema_version']).where('id', '=', id).executeTakeFirst();
+      const row = await db.selectFrom('mapping').select(await mappingColumns()).where('id', '=', id).executeTakeFirst();
       return row && toMapping(row);
     },
 
     async insertMapping(mapping: MappingRecord): Promise<void> {
       try {
-        await db.insertInto('mapping').values({ id: mapping.id, rules: JSON.stringify(mapping.rules), schema_version: mapping.schema_version }).execute();
+        await db.insertInto('mapping').values({ id: mapping.id, ...(await mappingValues(mapping)) }).execute();
       } catch (error) {
         if (isUniqueViolation(error)) throw new DuplicateEntry(mapping.id);
         throw error;
@@ -264,7 +287,7 @@ export function createFederationStore(db: Kysely<KeystoneDatabase>) {
     async updateMapping(mapping: MappingRecord): Promise<boolean> {
       const result = await db
         .updateTable('mapping')
-        .set({ rules: JSON.stringify(mapping.rules), schema_version: mapping.schema_version })
+        .set(await mappingValues(mapping))
         .where('id', '=', mapping.id)
         .executeTakeFirst();
       return (result.numUpdatedRows ?? 0n) > 0n;

@@ -15,6 +15,7 @@ import { KEYSTONE_SCHEMA_MIGRATION, MIGRATIONS } from '../../migrations/index.js
 import { openDatabase, type Db } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { acquirePostgres, type PostgresDatabase } from '../support/postgres.js';
+import { adminLogin, http, startTestServer } from '../support/server.js';
 import { schemaDiff, schemaSnapshot } from './catalog.js';
 
 const execFileAsync = promisify(execFile);
@@ -143,5 +144,31 @@ describe('schema equivalence with upstream keystone-manage db_sync (PostgreSQL)'
     assert.ok(upstreamDb && oursDb);
     const query = (db: Db) => db.kysely.selectFrom('project').selectAll().orderBy('id').execute();
     assert.deepEqual(await query(oursDb), await query(upstreamDb));
+  });
+
+  // Last: the server bootstraps an admin into the upstream database.
+  it('serves federation mappings over the Zed schema, which has no mapping.schema_version', async () => {
+    assert.ok(upstreamDb);
+    const server = await startTestServer(upstreamDb);
+    try {
+      const admin = (await adminLogin(server.url)).token;
+      const rules = [{ local: [{ user: { name: '{0}' } }], remote: [{ type: 'REMOTE_USER' }] }];
+      const call = (method: string, path: string, body?: unknown) => http(server.url, method, path, { token: admin, body });
+      const created = await call('PUT', '/v3/OS-FEDERATION/mappings/zed-mapping', { mapping: { rules } });
+      assert.equal(created.status, 201, created.text);
+      assert.equal(created.json.mapping.schema_version, '1.0');
+      const shown = await call('GET', '/v3/OS-FEDERATION/mappings/zed-mapping');
+      assert.equal(shown.status, 200, shown.text);
+      assert.deepEqual(shown.json.mapping.rules, rules);
+      assert.equal(shown.json.mapping.schema_version, '1.0');
+      assert.deepEqual((await call('GET', '/v3/OS-FEDERATION/mappings')).json.mappings.map((m: { id: string }) => m.id), ['zed-mapping']);
+      const newer = await call('PATCH', '/v3/OS-FEDERATION/mappings/zed-mapping', { mapping: { rules, schema_version: '2.0' } });
+      assert.equal(newer.status, 400, newer.text);
+      assert.match(newer.json.error.message, /Zed schema, which holds 1\.0 mappings only/);
+      assert.equal((await call('PATCH', '/v3/OS-FEDERATION/mappings/zed-mapping', { mapping: { rules, schema_version: '1.0' } })).status, 200);
+      assert.equal((await call('DELETE', '/v3/OS-FEDERATION/mappings/zed-mapping')).status, 204);
+    } finally {
+      await server.close();
+    }
   });
 });
