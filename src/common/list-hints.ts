@@ -60,18 +60,17 @@ export function attrAsBoolean(value: string): boolean {
   return !['0', 'f', 'false', 'n', 'no', 'off'].includes(value.trim().toLowerCase());
 }
 
-/** oslo's attr_as_boolean: 0, false, no, off (any case) are false, everything else true. */
-function asBoolean(value: string): boolean {
-  return !['0', 'false', 'no', 'off'].includes(value.trim().toLowerCase());
-}
-
-function matches(filter: ListFilter, record: Readonly<Record<string, unknown>>): boolean {
+/**
+ * Keystone's filter_by_attributes for what the database did not answer: booleans through
+ * attr_as_boolean, other values by equality, the string comparators on strings only; an unknown
+ * comparator matches everything, as Keystone ignores it.
+ */
+export function matchesFilter(filter: ListFilter, record: Readonly<Record<string, unknown>>): boolean {
   const actual = record[filter.name];
   if (filter.comparator === 'equals') {
-    if (typeof actual === 'boolean') return actual === asBoolean(filter.value);
+    if (typeof actual === 'boolean') return actual === attrAsBoolean(filter.value);
     return actual === filter.value;
   }
-  if (!(filter.name in record)) return false;
   if (typeof actual !== 'string') return false;
   const target = filter.caseSensitive ? actual : actual.toLowerCase();
   const wanted = filter.caseSensitive ? filter.value : filter.value.toLowerCase();
@@ -93,7 +92,7 @@ export function applyListHints<T extends Readonly<Record<string, unknown>>>(
   filters: readonly ListFilter[],
   limit: number | null,
 ): { records: T[]; truncated: boolean } {
-  const kept = records.filter((record) => filters.every((f) => matches(f, record)));
+  const kept = records.filter((record) => filters.every((f) => matchesFilter(f, record)));
   if (limit && limit > 0 && kept.length > limit) return { records: kept.slice(0, limit), truncated: true };
   return { records: kept, truncated: false };
 }

@@ -1,6 +1,6 @@
 import { Conflict, NotFound, PasswordExpired, Unauthorized, ValidationError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
-import { attrAsBoolean, MarkerNotFound, paginate, type ListFilter, type Page } from '../common/list-hints.js';
+import { attrAsBoolean, matchesFilter, MarkerNotFound, paginate, type ListFilter, type Page } from '../common/list-hints.js';
 import type { RevocationService } from '../revoke/service.js';
 import type { GroupRecord, GroupStore, UserGroup } from './group-store.js';
 import { DuplicateGroup } from './group-store.js';
@@ -61,19 +61,6 @@ const GROUP_COLUMN_LENGTH: Readonly<Record<string, number>> = { name: 64, domain
 
 function likePattern(f: ListFilter): string {
   return f.comparator === 'contains' ? `%${f.value}%` : f.comparator === 'startswith' ? `${f.value}%` : `%${f.value}`;
-}
-
-/** Filters the database did not answer, on the rendered records (Keystone's filter_by_attributes). */
-function matchesInMemory(record: Readonly<Record<string, unknown>>, f: ListFilter): boolean {
-  const raw = record[f.name];
-  if (f.comparator === 'equals') return typeof raw === 'boolean' ? raw === attrAsBoolean(f.value) : raw === f.value;
-  if (typeof raw !== 'string') return false;
-  const target = f.caseSensitive ? raw : raw.toLowerCase();
-  const value = f.caseSensitive ? f.value : f.value.toLowerCase();
-  if (f.comparator === 'contains') return target.includes(value);
-  if (f.comparator === 'startswith') return target.startsWith(value);
-  if (f.comparator === 'endswith') return target.endsWith(value);
-  return true; // an unknown operator matches everything
 }
 
 /** Keystone's from_dict: members that are not model attributes go to `extra` (and `extra` itself is dropped). */
@@ -327,7 +314,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       // A domain-scoped caller's domain is forced into the query unless one was asked for.
       const query = split.query.domainId === undefined && scopeDomainId ? { ...split.query, domainId: scopeDomainId } : split.query;
       const now = deps.now();
-      const keep = (u: User) => split.rest.every((f) => matchesInMemory(u as unknown as Record<string, unknown>, f));
+      const keep = (u: User) => split.rest.every((f) => matchesFilter(f, u as unknown as Record<string, unknown>));
       if (page) {
         // Paged in SQL (ids sorted, after the marker) when no filter is left for memory.
         if (split.rest.length === 0) {
@@ -501,7 +488,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         else rest.push(f);
       }
       let groups = await need(deps.groups, 'a group store').listGroups(query);
-      groups = groups.filter((g) => rest.every((f) => matchesInMemory(g as unknown as Record<string, unknown>, f)));
+      groups = groups.filter((g) => rest.every((f) => matchesFilter(f, g as unknown as Record<string, unknown>)));
       // A domain-scoped caller sees its domain's groups only.
       if (scopeDomainId) groups = groups.filter((g) => g.domain_id === scopeDomainId);
       if (page) return paginate([...groups].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), page);
@@ -564,7 +551,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       const split = userQuery(list, { groupId });
       if (!split) return { refs: [], truncated: false };
       const now = deps.now();
-      const users = (await store.listUsers(split.query)).map((r) => toUser(r, now)).filter((u) => split.rest.every((f) => matchesInMemory(u as unknown as Record<string, unknown>, f)));
+      const users = (await store.listUsers(split.query)).map((r) => toUser(r, now)).filter((u) => split.rest.every((f) => matchesFilter(f, u as unknown as Record<string, unknown>)));
       return limited(users);
     },
 
@@ -595,7 +582,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     async listGroupsForUser(userId: string, filters: readonly ListFilter[]): Promise<{ refs: UserGroup[]; truncated: boolean }> {
       await requireUser(userId);
       const groups = await need(deps.groups, 'a group store').listGroupsForUser(userId, {}, deps.now());
-      return limited(groups.filter((g) => filters.every((f) => matchesInMemory(g as unknown as Record<string, unknown>, f))));
+      return limited(groups.filter((g) => filters.every((f) => matchesFilter(f, g as unknown as Record<string, unknown>))));
     },
   };
 
