@@ -407,6 +407,31 @@ describeEachDatabase('/v4/tokens/restrictions and restricted tokens', (ctx) => {
       assert.equal((await http(base, 'GET', '/v3/auth/tokens', { token: restricted, subject: alice.token })).status, 401);
     });
 
+    it('notices a restriction changed by another writer of the database (change triggers, not this process)', async () => {
+      const alice = await user(['member']);
+      const r = await restriction({ user_id: alice.id, role_ids: [roleIds['reader'], roleIds['member']] });
+      const restricted = (await exchange(alice.token, r.id)).headers.get('x-subject-token')!;
+      assert.deepEqual(roleNames(await validate(restricted)), ['member', 'reader']);
+      // The suite's own connection, without the server's write tracking: only the database's
+      // NOTIFY can tell the server's validation cache.
+      const raw = ctx.db().kysely;
+      await raw.deleteFrom('keystone_ts_token_restriction_role').where('restriction_id', '=', r.id).where('role_id', '=', roleIds['member']!).execute();
+      let roles: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        roles = roleNames(await validate(restricted));
+        if (roles.length === 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.deepEqual(roles, ['reader']);
+      await raw.deleteFrom('keystone_ts_token_restriction').where('id', '=', r.id).execute();
+      let status = 200;
+      for (let i = 0; i < 50 && status === 200; i++) {
+        status = (await validate(restricted)).status;
+        if (status === 200) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(status, 404);
+    });
+
     it('puts the restriction into the policy input (credentials.restriction, credentials.attributes)', async () => {
       const alice = await user(['member']);
       const r = await restriction({ user_id: alice.id, role_ids: [roleIds['reader']], actions: ['identity:get_*'], source_cidrs: ['127.0.0.0/8'], allow_renew: true });
