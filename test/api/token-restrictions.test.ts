@@ -407,6 +407,22 @@ describeEachDatabase('/v4/tokens/restrictions and restricted tokens', (ctx) => {
       assert.equal((await http(base, 'GET', '/v3/auth/tokens', { token: restricted, subject: alice.token })).status, 401);
     });
 
+    it('cannot mint credentials or delegations that would carry the user’s full roles (403, nothing created)', async () => {
+      const alice = await user(['member']);
+      const r = await restriction({ user_id: alice.id, role_ids: [roleIds['reader']] });
+      const restricted = client(base, (await exchange(alice.token, r.id)).headers.get('x-subject-token')!);
+      const appCred = await restricted.post(`/v3/users/${alice.id}/application_credentials`, { application_credential: { name: 'escape', roles: [{ name: 'member' }] } });
+      assert.equal(appCred.status, 403, appCred.text);
+      assert.deepEqual((await alice.api.get(`/v3/users/${alice.id}/application_credentials`)).json.application_credentials, []);
+      const ec2 = await restricted.post('/v3/credentials', { credential: { type: 'ec2', user_id: alice.id, project_id: projectId, blob: JSON.stringify({ access: 'a-restricted', secret: 's' }) } });
+      assert.equal(ec2.status, 403, ec2.text);
+      const bob = await user(['member']);
+      const trust = await restricted.post('/v3/OS-TRUST/trusts', { trust: { trustor_user_id: alice.id, trustee_user_id: bob.id, project_id: projectId, impersonation: false, roles: [{ name: 'member' }] } });
+      assert.equal(trust.status, 403, trust.text);
+      assert.deepEqual((await admin.get(`/v3/OS-TRUST/trusts?trustor_user_id=${alice.id}`)).json.trusts, []);
+      assert.deepEqual((await admin.get(`/v3/credentials?user_id=${alice.id}`)).json.credentials, []);
+    });
+
     it('notices a restriction changed by another writer of the database (change triggers, not this process)', async () => {
       const alice = await user(['member']);
       const r = await restriction({ user_id: alice.id, role_ids: [roleIds['reader'], roleIds['member']] });
