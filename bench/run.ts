@@ -11,13 +11,15 @@
  * 5. Policy: decision latency per engine in process (p50/p99 µs: a project member reading their
  *    project, a list call with a 20-role token), and POST /v4/authz/decision end to end on one
  *    PGlite worker per engine: its extra cost per request over the oslo engine is the policy's.
- * 6. Identity on PostgreSQL (bench/identity.ts): GET /v3/users over a 10,000-user domain (whole,
+ * 6. Restricted tokens (bench/restricted.ts): validation of a payload-11 token against an ordinary
+ *    project token, with the validation cache off and on, and the down-scoping exchange.
+ * 7. Identity on PostgreSQL (bench/identity.ts): GET /v3/users over a 10,000-user domain (whole,
  *    and with list_limit 100), effective role assignments of a user in 50 groups over a
  *    five-level tree, and `openstack user list` over the 10,000 users.
  *
  * Knobs for quick or diagnostic runs (defaults are the reported settings):
  *   BENCH_DURATION=10 BENCH_WARMUP=2 BENCH_CONNECTIONS=50 BENCH_FERNET_OPS=200000
- *   BENCH_STAGES=fernet,ceiling,pglite,pg,policy,identity   BENCH_CPU_PROF_DIR=dir (--cpu-prof on every server)
+ *   BENCH_STAGES=fernet,ceiling,pglite,pg,policy,restricted,identity   BENCH_CPU_PROF_DIR=dir (--cpu-prof on every server)
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -53,7 +55,7 @@ const DURATION_S = envNumber('BENCH_DURATION', 10, 1, 120);
 const WARMUP_S = envNumber('BENCH_WARMUP', 2, 0, 60);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, 1, 1000);
 const FERNET_OPS = envNumber('BENCH_FERNET_OPS', 200_000, 1_000, 10_000_000);
-const STAGES = new Set((process.env['BENCH_STAGES'] ?? 'fernet,ceiling,pglite,pg,policy,identity').split(',').map((s) => s.trim()));
+const STAGES = new Set((process.env['BENCH_STAGES'] ?? 'fernet,ceiling,pglite,pg,policy,restricted,identity').split(',').map((s) => s.trim()));
 /** Only for this run's throwaway admin; never a real credential. */
 const ADMIN_PASSWORD = 'bench-admin-Passw0rd';
 /** Login waits on bcrypt (~0.25 s per hash per core at cost 12): 50 queued logins take seconds. */
@@ -331,6 +333,14 @@ async function main(): Promise<void> {
         figures[`authz_decision_added_us_${engine}_vs_oslo`] = round(1e6 / rps - 1e6 / base, 1);
       }
     }
+  });
+
+  await stage('restricted', async () => {
+    // In a fresh process, like the policy stage: sequential requests, microsecond differences.
+    const result = JSON.parse(
+      execFileSync(process.execPath, [fileURLToPath(new URL('./restricted.js', import.meta.url))], { encoding: 'utf8', env: process.env }).trim().split('\n').at(-1)!,
+    ) as Record<string, unknown>;
+    figures['restricted_tokens'] = result;
   });
 
   await stage('identity', async () => {

@@ -16,7 +16,7 @@ import { createCatalogService } from './catalog/catalog.js';
 import { createCatalogStore } from './catalog/store.js';
 import { cachedUntilChange, createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
 import type { Config } from './config/index.js';
-import { ConfigError } from './common/errors.js';
+import { ConfigError, ValidationError } from './common/errors.js';
 import { openDatabase, type Db } from './db/database.js';
 import { ensureChangeTriggers } from './db/change-triggers.js';
 import { createIdentityService, type IdentityService } from './identity/service.js';
@@ -91,6 +91,11 @@ import { createLimitService } from './limit/service.js';
 import { createLimitStore } from './limit/store.js';
 import { enforcementModel } from './limit/models.js';
 import { limitRoutes } from './api/v3/limits.js';
+import { createTokenRestrictionService } from './token-restriction/service.js';
+import { createTokenRestrictionStore } from './token-restriction/store.js';
+import { createRestrictedTokenIssuer } from './token-restriction/exchange.js';
+import { tokenRestrictionRoutes } from './api/v4/token-restrictions.js';
+import { ACCESS_TOKEN_TYPE, keystoneTokenExchange, oauth2TokenRoutes, type SubjectTokenHandler } from './api/v4/oauth2-token.js';
 
 export type Log = (record: Record<string, unknown>) => void;
 
@@ -123,6 +128,14 @@ export function resolveLocations(config: Config): Locations {
     receiptKeys: config.fernet_receipts.key_repository === UPSTREAM_FERNET_DEFAULT ? fernetKeys : config.fernet_receipts.key_repository,
     credentialKeys: fallback(config.credential.key_repository, UPSTREAM_CREDENTIAL_DEFAULT, 'credential-keys'),
   };
+}
+
+/**
+ * Inline policies of token restrictions are refused until a validator that compiles them is
+ * wired here: the field must never be stored unchecked.
+ */
+async function refuseInlinePolicies(): Promise<void> {
+  throw new ValidationError('inline policies are not available');
 }
 
 export function passwordHashOptions(config: Config): PasswordHashOptions {
@@ -225,10 +238,21 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     domainExists: async (id) => (await resource.getDomain(id)) !== undefined,
     subtreeIds: (id) => resource.subtreeIds(id),
   });
+  // Token restrictions (Keystone-NG's /v4/tokens/restrictions): tracked writes, since restricted
+  // tokens are validated against them.
+  const tokenRestrictions = createTokenRestrictionService({
+    store: createTokenRestrictionStore(db.kysely),
+    getDomain: (id) => resource.getDomain(id),
+    getProject: (id) => resource.getProject(id),
+    getUser: (id) => identity.getUser(id),
+    getRole: (id) => assignments.getRole(id),
+    validateInlinePolicy: refuseInlinePolicies,
+  });
   return {
     resource,
     resourceService,
     limits,
+    tokenRestrictions,
     assignments,
     assignmentAdmin,
     groups,
@@ -355,6 +379,7 @@ export async function createService(
       applicationCredentials: providers.applicationCredentials,
       oauth1: providers.oauth1,
       trusts: providers.trusts,
+      restrictions: providers.tokenRestrictions,
       options: {
         expiration: config.token.expiration,
         allowExpiredWindow: config.token.allow_expired_window,
@@ -424,6 +449,16 @@ export async function createService(
     const schemas = createSchemaRegistry();
     const credentialsFor = createCredentialsBuilder((token) => tokens.isAdminProject(token));
     const authzApi = { policy: observedPolicy, tokens, schemas, credentialsFor };
+    const restrictedTokens = createRestrictedTokenIssuer({
+      restrictions: providers.tokenRestrictions,
+      getProject: (id) => providers.resource.getProject(id),
+      issue: (request) => tokens.issue(request),
+      now,
+    });
+    // RFC 8693 token exchange, one handler per subject_token_type.
+    const subjectTokenHandlers = new Map<string, SubjectTokenHandler>([
+      [ACCESS_TOKEN_TYPE, keystoneTokenExchange({ validate: (text) => tokens.validate(text), issuer: restrictedTokens, policy: observedPolicy, credentialsFor })],
+    ]);
     const routes: Route[] = [
       ...discoveryRoutes(),
       ...openApiRoutes(() => routes, schemas, packageVersion()),
@@ -433,6 +468,8 @@ export async function createService(
       ...extAuthzRoutes({ policy: observedPolicy, operations: createOperationMatcher(rules) }),
       ...metricsRoutes({ metrics }),
       ...policyBundleRoutes({ bundles }),
+      ...tokenRestrictionRoutes({ restrictions: providers.tokenRestrictions, issuer: restrictedTokens, tokens, getRoles: (ids) => providers.assignment.rolesByIds(ids) }),
+      ...oauth2TokenRoutes({ handlers: subjectTokenHandlers, now }),
       ...revokeRoutes({ revoke: providers.revoke }),
       ...authRoutes({
         authenticator,

@@ -14,6 +14,18 @@ rules["keystone_ts:authzen"] := {"scope_types": ["system", "domain", "project"],
 
 rules["keystone_ts:ext_authz"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:ext_authz requires "}
 
+rules["keystone_ts:list_token_restrictions"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:list_token_restrictions requires rule:admin_required or (role:manager and token.domain.id:%(target.domain_id)s) or user_id:%(target.user_id)s"}
+
+rules["keystone_ts:get_token_restriction"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:get_token_restriction requires rule:admin_required or (role:manager and token.domain.id:%(target.restriction.domain_id)s) or user_id:%(target.restriction.user_id)s"}
+
+rules["keystone_ts:create_token_restriction"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:create_token_restriction requires rule:admin_required or (role:manager and token.domain.id:%(target.restriction.domain_id)s) or user_id:%(target.restriction.user_id)s"}
+
+rules["keystone_ts:update_token_restriction"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:update_token_restriction requires rule:admin_required or (role:manager and token.domain.id:%(target.restriction.domain_id)s) or (user_id:%(target.restriction.user_id)s and user_id:%(target.new_restriction.user_id)s)"}
+
+rules["keystone_ts:delete_token_restriction"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:delete_token_restriction requires rule:admin_required or (role:manager and token.domain.id:%(target.restriction.domain_id)s) or user_id:%(target.restriction.user_id)s"}
+
+rules["keystone_ts:create_restricted_token"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:create_restricted_token requires "}
+
 default allow := false
 
 # allow: the action is in this area, the token's scope is accepted and the rule's check passes.
@@ -76,6 +88,36 @@ _check if {
 	keystone_ts_ext_authz
 }
 
+_check if {
+	input.action == "keystone_ts:list_token_restrictions"
+	keystone_ts_list_token_restrictions
+}
+
+_check if {
+	input.action == "keystone_ts:get_token_restriction"
+	keystone_ts_get_token_restriction
+}
+
+_check if {
+	input.action == "keystone_ts:create_token_restriction"
+	keystone_ts_create_token_restriction
+}
+
+_check if {
+	input.action == "keystone_ts:update_token_restriction"
+	keystone_ts_update_token_restriction
+}
+
+_check if {
+	input.action == "keystone_ts:delete_token_restriction"
+	keystone_ts_delete_token_restriction
+}
+
+_check if {
+	input.action == "keystone_ts:create_restricted_token"
+	keystone_ts_create_restricted_token
+}
+
 # keystone_ts:authz_decision: (empty: always true)
 keystone_ts_authz_decision := true
 
@@ -106,3 +148,77 @@ keystone_ts_authzen if {
 
 # keystone_ts:ext_authz: (empty: always true)
 keystone_ts_ext_authz := true
+
+# keystone_ts:list_token_restrictions: rule:admin_required or (role:manager and token.domain.id:%(target.domain_id)s) or user_id:%(target.user_id)s
+keystone_ts_list_token_restrictions if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_list_token_restrictions if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_3("token", "domain", "id", data.keystone.oslo.render(input.target.domain_id))
+}
+
+keystone_ts_list_token_restrictions if {
+	data.keystone.oslo.creds_match_1("user_id", data.keystone.oslo.render(input.target.user_id))
+}
+
+# keystone_ts:get_token_restriction: rule:admin_required or (role:manager and token.domain.id:%(target.restriction.domain_id)s) or user_id:%(target.restriction.user_id)s
+keystone_ts_get_token_restriction if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_get_token_restriction if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_3("token", "domain", "id", data.keystone.oslo.render(input.target.restriction.domain_id))
+}
+
+keystone_ts_get_token_restriction if {
+	data.keystone.oslo.creds_match_1("user_id", data.keystone.oslo.render(input.target.restriction.user_id))
+}
+
+# keystone_ts:create_token_restriction: rule:admin_required or (role:manager and token.domain.id:%(target.restriction.domain_id)s) or user_id:%(target.restriction.user_id)s
+keystone_ts_create_token_restriction if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_create_token_restriction if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_3("token", "domain", "id", data.keystone.oslo.render(input.target.restriction.domain_id))
+}
+
+keystone_ts_create_token_restriction if {
+	data.keystone.oslo.creds_match_1("user_id", data.keystone.oslo.render(input.target.restriction.user_id))
+}
+
+# keystone_ts:update_token_restriction: rule:admin_required or (role:manager and token.domain.id:%(target.restriction.domain_id)s) or (user_id:%(target.restriction.user_id)s and user_id:%(target.new_restriction.user_id)s)
+keystone_ts_update_token_restriction if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_update_token_restriction if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_3("token", "domain", "id", data.keystone.oslo.render(input.target.restriction.domain_id))
+}
+
+keystone_ts_update_token_restriction if {
+	data.keystone.oslo.creds_match_1("user_id", data.keystone.oslo.render(input.target.restriction.user_id))
+	data.keystone.oslo.creds_match_1("user_id", data.keystone.oslo.render(input.target.new_restriction.user_id))
+}
+
+# keystone_ts:delete_token_restriction: rule:admin_required or (role:manager and token.domain.id:%(target.restriction.domain_id)s) or user_id:%(target.restriction.user_id)s
+keystone_ts_delete_token_restriction if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_delete_token_restriction if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_3("token", "domain", "id", data.keystone.oslo.render(input.target.restriction.domain_id))
+}
+
+keystone_ts_delete_token_restriction if {
+	data.keystone.oslo.creds_match_1("user_id", data.keystone.oslo.render(input.target.restriction.user_id))
+}
+
+# keystone_ts:create_restricted_token: (empty: always true)
+keystone_ts_create_restricted_token := true

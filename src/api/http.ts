@@ -81,6 +81,12 @@ export interface Route {
    * request's method and headers, but its body (if any) belongs to the protected service.
    */
   readonly readBody?: boolean;
+  /**
+   * 'form': the body is `application/x-www-form-urlencoded` (OAuth 2.0 token endpoints, RFC
+   * 6749 section 3.2), handed to the handler as URLSearchParams, so that it can answer
+   * malformed parameters in its own protocol's terms.
+   */
+  readonly bodyFormat?: 'json' | 'form';
   /** Schema id in schemas/ for the request body, applied to `bodyMember` when given. */
   readonly requestSchema?: string;
   readonly bodyMember?: string;
@@ -155,6 +161,24 @@ async function readJsonBody(req: Request, limit: number): Promise<unknown> {
   } catch {
     throw new ValidationError(INVALID_JSON_MESSAGE);
   }
+}
+
+const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;
+
+/** A form body; another content type is Keystone's 400. */
+async function readFormBody(req: Request, limit: number): Promise<URLSearchParams> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) throw new PayloadTooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new PayloadTooLarge();
+    chunks.push(chunk);
+  }
+  const type = req.headers['content-type'];
+  if (size > 0 && !(type && FORM_TYPE.test(type))) throw new ValidationError('Expecting application/x-www-form-urlencoded in Content-Type header.');
+  return new URLSearchParams(Buffer.concat(chunks, size).toString('utf8'));
 }
 
 function send(res: Response, reply: Reply, method: string): void {
@@ -233,7 +257,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const method = route.method;
     let body: unknown;
     if ((method === 'POST' || method === 'PUT' || method === 'PATCH') && route.readBody !== false) {
-      body = await readJsonBody(req, deps.maxRequestBodySize);
+      body = route.bodyFormat === 'form' ? await readFormBody(req, deps.maxRequestBodySize) : await readJsonBody(req, deps.maxRequestBodySize);
       if (route.requestSchema) {
         if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError(INVALID_JSON_MESSAGE);
         // A missing member is validated as Keystone's `body.get(member, {})`, unless the route says otherwise.

@@ -4,6 +4,7 @@ import type { IdentityService, User } from '../identity/service.js';
 import type { DomainRef, ProjectRef, ResourceStore } from '../resource/store.js';
 import type { AssignmentService } from '../assignment/service.js';
 import type { TokenProvider, ValidatedToken } from '../token/provider.js';
+import type { TokenRestrictionRef } from '../token/payload.js';
 import type { OAuth1Service, SignedHttpRequest } from '../oauth1/service.js';
 import type { ReceiptProvider } from '../receipt/provider.js';
 import { InsufficientAuthMethods, mfaSatisfied } from './mfa.js';
@@ -99,6 +100,8 @@ interface MethodResult {
   readonly applicationCredential?: ApplicationCredentialRecord;
   /** OAuth1: the token is scoped to the access token's project, whatever the body asked. */
   readonly oauth1?: { readonly project: ProjectRef; readonly accessTokenId: string };
+  /** A restricted token renewed or rescoped: the new token is restricted too, to this project. */
+  readonly restricted?: { readonly project: ProjectRef; readonly restriction: TokenRestrictionRef };
 }
 
 export type Authenticator = ReturnType<typeof createAuthenticator>;
@@ -237,11 +240,44 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     if (!options.allowRescopeScopedToken && (old.scope.kind === 'project' || old.scope.kind === 'domain')) {
       throw new ForbiddenAction('rescope a scoped token');
     }
+    if (old.data.restriction) return restrictedTokenMethod(old, requested);
     return {
       userId: old.user.id,
       extraMethods: old.data.methods,
       expiresAt: old.data.expiresAt,
       parentAuditId: old.parentAuditId ?? old.auditId,
+    };
+  }
+
+  /**
+   * The token method with a restricted token: the same project is a renewal (allow_renew),
+   * another project a rescope (allow_rescope, and only where the restriction reaches); any other
+   * scope is refused. Either way the new token is restricted by the same restriction, with the
+   * old token's expiry, so neither step ever widens or lengthens it. A flag holds only while
+   * both the token and the restriction as it is now allow it.
+   */
+  async function restrictedTokenMethod(old: ValidatedToken, requested: RequestedScope): Promise<MethodResult> {
+    const issued = old.data.restriction!;
+    const current = old.restriction!;
+    if (old.scope.kind !== 'project') throw new ForbiddenAction('A restricted token is project scoped.');
+    if (requested.domain || requested.system || requested.unscoped || requested.trustId) {
+      throw new ForbiddenAction('A restricted token can only be renewed or rescoped to a project.');
+    }
+    const project = requested.project ?? old.scope.project;
+    if (project.id === old.scope.project.id) {
+      if (!(issued.allowRenew && current.allowRenew)) throw new ForbiddenAction('Renewing this restricted token is not allowed by its restriction.');
+    } else {
+      if (!(issued.allowRescope && current.allowRescope)) throw new ForbiddenAction('Rescoping this restricted token is not allowed by its restriction.');
+      if ((current.projectId !== null && current.projectId !== project.id) || project.domain_id !== current.domainId) {
+        throw new ForbiddenAction('The restriction of this token does not permit that project.');
+      }
+    }
+    return {
+      userId: old.user.id,
+      extraMethods: old.data.methods,
+      expiresAt: old.data.expiresAt,
+      parentAuditId: old.parentAuditId ?? old.auditId,
+      restricted: { project, restriction: { id: current.id, allowRenew: issued.allowRenew, allowRescope: issued.allowRescope } },
     };
   }
 
@@ -388,7 +424,14 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       if (results.some((r) => r.userId !== userId)) throw new Unauthorized('methods disagree on the user');
 
       const delegation = results.find((r) => r.oauth1)?.oauth1;
-      const scope: RequestedScope = delegation ? { project: delegation.project, any: true } : requested.any || requested.unscoped ? requested : await defaultScope(userId);
+      const restricted = results.find((r) => r.restricted)?.restricted;
+      const scope: RequestedScope = delegation
+        ? { project: delegation.project, any: true }
+        : restricted
+          ? { project: restricted.project, any: true }
+          : requested.any || requested.unscoped
+            ? requested
+            : await defaultScope(userId);
       const methods = [...new Set([...methodNames, ...results.flatMap((r) => r.extraMethods ?? []), ...(await receiptMethods(receipt, userId))])];
       await assertMfaSatisfied(userId, methods);
       const expiries = results.map((r) => r.expiresAt).filter((d): d is Date => d !== undefined);
@@ -406,6 +449,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
           ...(appCred ? { applicationCredential: { id: appCred.id, expiresAt: appCred.expiresAt } } : {}),
           accessTokenId: delegation?.accessTokenId,
           ...(scope.trustId ? { trustId: scope.trustId } : {}),
+          ...(restricted ? { restriction: restricted.restriction } : {}),
         })
         .catch((error: unknown) => {
           // A concurrent request took the trust's last use after the scope was read: the trust

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { createChangeTrigger, triggerNames, WATCHED_TABLES } from '../../migrations/0003_keystone_ts_change_notifications.js';
+import { TOKEN_RESTRICTION_TABLES } from '../../migrations/0005_keystone_ts_token_restriction.js';
 import type { Db } from './database.js';
 
 /**
@@ -14,7 +15,8 @@ export async function ensureChangeTriggers(db: Db): Promise<string[]> {
     WHERE t.tgname LIKE 'keystone_ts_changes%'`.execute(db.kysely);
   const have = new Set(present.rows.map((r) => `${r.table}.${r.name}`));
   const restored: string[] = [];
-  for (const table of WATCHED_TABLES) {
+  // Our own watched tables come with later migrations; they are checked the same way.
+  for (const table of [...WATCHED_TABLES, ...TOKEN_RESTRICTION_TABLES]) {
     for (const name of triggerNames(table)) {
       if (have.has(`${table}.${name}`)) continue;
       try {

@@ -480,6 +480,27 @@ export interface KeystoneTsPolicyBundleTable {
   created_at: Generated<Date>;
 }
 
+/** Token restrictions (migration 0005): list-valued columns are JSON text, NULL = no limit. */
+export interface KeystoneTsTokenRestrictionTable {
+  id: string;
+  domain_id: string;
+  user_id: string | null;
+  project_id: string | null;
+  allow_renew: boolean;
+  allow_rescope: boolean;
+  actions: JsonText | null;
+  source_cidrs: JsonText | null;
+  max_lifetime: number | null;
+  inline_policy_language: string | null;
+  inline_policy_source: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface KeystoneTsTokenRestrictionRoleTable {
+  restriction_id: string;
+  role_id: string;
+}
+
 export interface KeystoneDatabase {
   access_rule: AccessRuleTable;
   access_token: AccessTokenTable;
@@ -533,6 +554,8 @@ export interface KeystoneDatabase {
   keystone_ts_migration: KeystoneTsMigrationTable;
   keystone_ts_meta: KeystoneTsMetaTable;
   keystone_ts_policy_bundle: KeystoneTsPolicyBundleTable;
+  keystone_ts_token_restriction: KeystoneTsTokenRestrictionTable;
+  keystone_ts_token_restriction_role: KeystoneTsTokenRestrictionRoleTable;
 }
 
 /** Keystone's tables (what upstream's alembic creates), for checks and tests. */

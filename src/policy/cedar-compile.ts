@@ -35,7 +35,11 @@ export class CedarCompileError extends Error {
   }
 }
 
-/** How each credential reaches the Cedar principal; `satisfies` keeps it in step with Credentials. */
+/**
+ * How each credential reaches the Cedar principal; `satisfies` keeps it in step with Credentials.
+ * `restriction` and `attributes` are records, not oslo-comparable values: no oslo check string
+ * reads them, so they are not principal attributes (the restriction's enforcement is its own).
+ */
 export const CREDENTIAL_ATTRIBUTES = {
   user_id: 'string',
   user_domain_id: 'string',
@@ -55,7 +59,7 @@ export const CREDENTIAL_ATTRIBUTES = {
   service_user_id: 'optional',
   service_roles: 'set',
   is_admin: 'bool',
-} as const satisfies Record<Exclude<keyof Credentials, 'token'>, 'string' | 'optional' | 'set' | 'bool'>;
+} as const satisfies Record<Exclude<keyof Credentials, 'token' | 'restriction' | 'attributes'>, 'string' | 'optional' | 'set' | 'bool'>;
 
 /**
  * Keystone's token view (`token.domain.id`, ...) flattened into optional principal attributes.

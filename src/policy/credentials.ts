@@ -25,6 +25,8 @@ export function credentialsFor(token: ValidatedToken, service: ValidatedToken | 
     protocol_id: token.data.protocolId,
     service_user_id: service ? service.user.id : null,
     service_roles: service ? service.roles.map((r) => r.name) : [],
+    restriction: restrictionOf(token),
+    attributes: {},
     token: {
       user: { id: token.user.id, domain: { id: token.userDomain.id } },
       ...(scope.kind === 'domain' ? { domain: { id: scope.domain.id, name: scope.domain.name } } : {}),
@@ -33,6 +35,25 @@ export function credentialsFor(token: ValidatedToken, service: ValidatedToken | 
         : {}),
     },
     is_admin: false,
+  };
+}
+
+/**
+ * The restriction as policies see it. A flag holds only while both the token (as issued) and the
+ * restriction (as it is now) allow it: switching one off takes effect on tokens already out.
+ */
+function restrictionOf(token: ValidatedToken): Credentials['restriction'] {
+  const record = token.restriction;
+  const issued = token.data.restriction;
+  if (!record || !issued) return null;
+  return {
+    id: record.id,
+    actions: record.actions,
+    source_cidrs: record.sourceCidrs,
+    allow_renew: issued.allowRenew && record.allowRenew,
+    allow_rescope: issued.allowRescope && record.allowRescope,
+    role_ids: record.roleIds,
+    inline_policy: record.inlinePolicy,
   };
 }
 
@@ -81,6 +102,8 @@ export function assertedCredentials(asserted: Partial<Credentials> & { user_id: 
     protocol_id: asserted.protocol_id ?? null,
     service_user_id: asserted.service_user_id ?? null,
     service_roles: asserted.service_roles ?? [],
+    restriction: asserted.restriction ?? null,
+    attributes: asserted.attributes ?? {},
     token: asserted.token ?? {
       user: { id: asserted.user_id, domain: { id: userDomainId } },
       ...(domainId ? { domain: { id: domainId, name: '' } } : {}),

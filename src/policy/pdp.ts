@@ -27,6 +27,19 @@ export interface Credentials {
   readonly service_user_id: string | null;
   readonly service_roles: readonly string[];
   /**
+   * A restricted token's restriction (payload 11), read again at every validation; null for
+   * every other token. Policies enforce it on every action: `actions` (allow-list of action
+   * names with `*` globs) and `source_cidrs` (null: any), and `inline_policy` must also allow.
+   * `role_ids` are the restriction's; the token's own `roles` are already its intersection with
+   * what the user holds.
+   */
+  readonly restriction: CredentialsRestriction | null;
+  /**
+   * Attributes of the caller's identity that policies may read (e.g. the claims a workload
+   * token was accepted with); `{}` for tokens without any.
+   */
+  readonly attributes: Readonly<Record<string, unknown>>;
+  /**
    * Keystone also hands its policy the rendered token (rules read `token.domain.id` and
    * `token.project.domain.id`) and `is_admin` (true only with the deprecated admin_token, which
    * keystone-ts does not accept). Optional: documents built by hand may leave them out.
@@ -37,6 +50,16 @@ export interface Credentials {
     readonly project?: { readonly id: string; readonly name: string; readonly domain: { readonly id: string; readonly name: string } };
   };
   readonly is_admin?: boolean;
+}
+
+export interface CredentialsRestriction {
+  readonly id: string;
+  readonly actions: readonly string[] | null;
+  readonly source_cidrs: readonly string[] | null;
+  readonly allow_renew: boolean;
+  readonly allow_rescope: boolean;
+  readonly role_ids: readonly string[];
+  readonly inline_policy: null | { readonly language: 'rego' | 'cedar'; readonly source: string };
 }
 
 export interface PolicyInput {

@@ -171,6 +171,8 @@ export interface TokenInspection {
   access_token_id: string | null;
   app_cred_id: string | null;
   thumbprint?: string;
+  /** Restricted tokens (payload 11) only. */
+  token_restriction?: { id: string; allow_renew: boolean; allow_rescope: boolean };
   issued_at: string;
   expires_at: string;
 }
@@ -190,6 +192,9 @@ export function inspectJson(data: TokenData): TokenInspection {
     access_token_id: data.accessTokenId,
     app_cred_id: data.appCredId,
     ...(data.thumbprint === null ? {} : { thumbprint: data.thumbprint }),
+    ...(data.restriction === null
+      ? {}
+      : { token_restriction: { id: data.restriction.id, allow_renew: data.restriction.allowRenew, allow_rescope: data.restriction.allowRescope } }),
     issued_at: keystoneIsoTime(data.issuedAt),
     expires_at: keystoneIsoTime(data.expiresAt),
   };

@@ -18,6 +18,13 @@ import { TokenPayloadError } from './errors.js';
 import { AuthMethodCodec } from './methods.js';
 import { pythonUuidBytes } from './python-compat.js';
 
+/** What a restricted token (payload 11) carries of its restriction. */
+export interface TokenRestrictionRef {
+  readonly id: string;
+  readonly allowRenew: boolean;
+  readonly allowRescope: boolean;
+}
+
 /** A token as Keystone's `TokenFormatter.validate_token` returns it. */
 export interface TokenData {
   userId: string;
@@ -40,6 +47,11 @@ export interface TokenData {
   appCredId: string | null;
   /** OAuth2 mTLS certificate thumbprint (payload 10, Keystone 2026 only). */
   thumbprint: string | null;
+  /**
+   * A restricted token (payload 11, Keystone-NG's layout): the token restriction and the two
+   * flags copied into the token when it was issued. Always project-scoped.
+   */
+  restriction: TokenRestrictionRef | null;
   /** From the Fernet timestamp, not the payload (spec 1.1). */
   issuedAt: Date;
   /** Whole seconds. */
@@ -64,6 +76,7 @@ export function tokenContent(
     accessTokenId: null,
     appCredId: null,
     thumbprint: null,
+    restriction: null,
     ...fields,
   };
 }
@@ -91,6 +104,8 @@ export const PayloadVersion = {
   SystemScoped: 8,
   ApplicationCredentialScoped: 9,
   Oauth2CredentialsScoped: 10,
+  /** Keystone-NG's RestrictedPayload; upstream Python Keystone does not know it. */
+  Restricted: 11,
 } as const;
 export type PayloadVersion = (typeof PayloadVersion)[keyof typeof PayloadVersion];
 
@@ -99,6 +114,15 @@ export type PayloadVersion = (typeof PayloadVersion)[keyof typeof PayloadVersion
  * A token is federated when it carries federated groups (possibly none: `[]`).
  */
 export function selectPayloadVersion(data: TokenContent): PayloadVersion {
+  if (data.restriction !== null) {
+    // NG's layout has room for a user, a project and the restriction only: anything else the
+    // token claimed would be silently dropped, so it is refused instead.
+    if (data.projectId === null) throw new TokenPayloadError('a restricted token must be project scoped');
+    if (data.trustId !== null || data.accessTokenId !== null || data.appCredId !== null || data.federatedGroupIds !== null || data.thumbprint !== null || data.system !== null || data.domainId !== null) {
+      throw new TokenPayloadError('a restricted token carries no other delegation or scope');
+    }
+    return PayloadVersion.Restricted;
+  }
   if (data.accessTokenId !== null) return PayloadVersion.OauthScoped;
   if (data.trustId !== null) return PayloadVersion.TrustScoped;
   if (data.federatedGroupIds !== null) {
@@ -147,9 +171,9 @@ const MAX_PY_DATETIME = 253402300799;
 
 /**
  * Element count (version included) and index of expires_at of each payload version; audit_ids
- * always follow expires_at (spec 1.5).
+ * follow expires_at (spec 1.5) except in NG's restricted payload, which puts them last.
  */
-const TOKEN_LAYOUTS: ReadonlyMap<number, { length: number; expiresAt: number }> = new Map([
+const TOKEN_LAYOUTS: ReadonlyMap<number, { length: number; expiresAt: number; auditIds?: number }> = new Map([
   [PayloadVersion.Unscoped, { length: 5, expiresAt: 3 }],
   [PayloadVersion.DomainScoped, { length: 6, expiresAt: 4 }],
   [PayloadVersion.ProjectScoped, { length: 6, expiresAt: 4 }],
@@ -161,6 +185,7 @@ const TOKEN_LAYOUTS: ReadonlyMap<number, { length: number; expiresAt: number }> 
   [PayloadVersion.SystemScoped, { length: 6, expiresAt: 4 }],
   [PayloadVersion.ApplicationCredentialScoped, { length: 7, expiresAt: 4 }],
   [PayloadVersion.Oauth2CredentialsScoped, { length: 8, expiresAt: 5 }],
+  [PayloadVersion.Restricted, { length: 9, expiresAt: 4, auditIds: 8 }],
 ]);
 
 export interface PayloadCodecOptions {
@@ -224,6 +249,15 @@ export class PayloadCodec {
           version, user, methods, idTuple(data.projectId), idTuple(data.domainId), expires, audit,
           [false, data.thumbprint],
         ]);
+      case PayloadVersion.Restricted: {
+        // Keystone-NG's RestrictedPayload (token-driver-fernet/src/restricted.rs):
+        // [11, ID user, M methods, ID restriction, E expires, ID project, renew, rescope, A audit].
+        const restriction = data.restriction!;
+        return this.#pack([
+          version, user, methods, idTuple(restriction.id), expires, idTuple(data.projectId),
+          restriction.allowRenew, restriction.allowRescope, audit,
+        ]);
+      }
     }
   }
 
@@ -245,7 +279,7 @@ export class PayloadCodec {
       ...tokenContent({
         userId,
         methods: this.#decodeMethods(p[2]),
-        auditIds: decodeAuditIds(p[layout.expiresAt + 1]),
+        auditIds: decodeAuditIds(p[layout.auditIds ?? layout.expiresAt + 1]),
         expiresAt: decodeExpires(p[layout.expiresAt]),
       }),
       issuedAt,
@@ -294,6 +328,13 @@ export class PayloadCodec {
         data.domainId = decodeIdTuple(p[4], 'domain_id');
         data.thumbprint = decodeIdTuple(p[7], 'thumbprint');
         break;
+      case PayloadVersion.Restricted: {
+        const id = decodeIdTuple(p[3], 'token_restriction_id');
+        data.projectId = decodeIdTuple(p[5], 'project_id');
+        if (id === null || data.projectId === null) throw new MalformedPayload('a restricted token needs a restriction and a project');
+        data.restriction = { id, allowRenew: decodeBool(p[6], 'allow_renew'), allowRescope: decodeBool(p[7], 'allow_rescope') };
+        break;
+      }
     }
     return data;
   }
@@ -446,6 +487,11 @@ function decodeIdTuple(value: unknown, field: string): string | null {
   }
   if (value[0]) return uuidHex(value[1], field);
   return optionalText(value[1], field);
+}
+
+function decodeBool(value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') throw new MalformedPayload(`${field} is not a boolean`);
+  return value;
 }
 
 function decodeGroups(value: unknown): string[] {

@@ -10,7 +10,8 @@ import type { DomainRef, ProjectRef, ResourceStore } from '../resource/store.js'
 import type { RevocationService } from '../revoke/service.js';
 import { keyedCacheUntilChange, type ChangeFeed } from '../common/change-feed.js';
 import { type TokenData, type TokenFormatter } from './formatter.js';
-import { tokenContent } from './payload.js';
+import { tokenContent, type TokenRestrictionRef } from './payload.js';
+import type { TokenRestrictionRecord } from '../token-restriction/store.js';
 
 export type TokenScope =
   | { readonly kind: 'unscoped' }
@@ -34,6 +35,8 @@ export interface ValidatedToken {
   readonly oauth1?: { readonly accessTokenId: string; readonly consumerId: string };
   /** Trust tokens (payload 3): the trust and its trustor, read again at every validation. */
   readonly trust?: TokenTrust;
+  /** Restricted tokens (payload 11): the restriction as it is now, read again at every validation. */
+  readonly restriction?: TokenRestrictionRecord;
 }
 
 /** What validating and rendering a trust-scoped token need of the trust. */
@@ -109,6 +112,8 @@ export interface TokenProviderDeps {
   readonly oauth1?: OAuth1Delegations;
   /** Without it trust-scoped tokens are not valid here. */
   readonly trusts?: TrustLookup;
+  /** Token restrictions by id; without it restricted tokens are not valid here. */
+  readonly restrictions?: { find(id: string): Promise<TokenRestrictionRecord | undefined> };
 }
 
 export interface IssueRequest {
@@ -125,6 +130,8 @@ export interface IssueRequest {
   readonly accessTokenId?: string;
   /** A trust-scoped token (payload 3): the project is the trust's. */
   readonly trustId?: string;
+  /** A restricted token (payload 11), always project-scoped. */
+  readonly restriction?: TokenRestrictionRef;
 }
 
 export type TokenProvider = ReturnType<typeof createTokenProvider>;
@@ -160,7 +167,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
    * yield at least one role.
    */
   async function mint(data: TokenData): Promise<Omit<ValidatedToken, 'data' | 'auditId' | 'parentAuditId'>> {
-    if ((data.trustId && !deps.trusts) || (data.appCredId && !deps.applicationCredentials) || (data.accessTokenId && !deps.oauth1) || data.federatedGroupIds || data.thumbprint) {
+    if ((data.restriction && !deps.restrictions) || (data.trustId && !deps.trusts) || (data.appCredId && !deps.applicationCredentials) || (data.accessTokenId && !deps.oauth1) || data.federatedGroupIds || data.thumbprint) {
       // Federated tokens need their own store (the Identity API issue), and a deployment without
       // a delegation store cannot check its tokens: not valid here rather than half-checked.
       throw new TokenNotFound('Failed to validate token', 'token type not supported yet');
@@ -194,6 +201,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
 
     const applicationCredential = data.appCredId ? await loadApplicationCredential(data.appCredId) : undefined;
     const trust = data.trustId ? await loadTrust(data.trustId, user) : undefined;
+    const restriction = data.restriction ? await loadRestriction(data.restriction.id, user, scope) : undefined;
     let roles: readonly RoleRef[] = [];
     if (trust) {
       roles = await trustRoles(trust, scope);
@@ -212,6 +220,13 @@ export function createTokenProvider(deps: TokenProviderDeps) {
         const delegated = await deps.assignment.expandImplied(oauth1.roleIds);
         roles = roles.filter((role) => delegated.has(role.id));
       }
+      // Restricted tokens: the restriction's roles (and what they imply) that the user holds
+      // right now. A role the restriction names but the user lacks grants nothing (Keystone-NG
+      // grants it; decision 0008), and a revoked grant shrinks the token at its next request.
+      if (restriction) {
+        const allowed = await deps.assignment.expandImplied(restriction.roleIds);
+        roles = roles.filter((role) => allowed.has(role.id));
+      }
       if (roles.length === 0) throw new Unauthorized(`User ${user.id} has no access to the ${scope.kind} of this token`);
     }
     return {
@@ -222,7 +237,23 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       ...(applicationCredential ? { applicationCredential } : {}),
       ...(oauth1 ? { oauth1: { accessTokenId: oauth1.accessTokenId, consumerId: oauth1.consumerId } } : {}),
       ...(trust ? { trust } : {}),
+      ...(restriction ? { restriction } : {}),
     };
+  }
+
+  /**
+   * The restriction of a restricted token, which must still exist and still fit the token: its
+   * user (when it names one) and its project (when it names one) and its domain, the project's.
+   * Any mismatch means the restriction changed under the token: not valid any more.
+   */
+  async function loadRestriction(id: string, user: User, scope: TokenScope): Promise<TokenRestrictionRecord> {
+    const record = await deps.restrictions!.find(id);
+    if (!record) throw new TokenNotFound('Failed to validate token', `token restriction ${id} not found`);
+    if (scope.kind !== 'project') throw new TokenNotFound('Failed to validate token', 'restricted token without a project');
+    if ((record.userId !== null && record.userId !== user.id) || (record.projectId !== null && record.projectId !== scope.project.id) || record.domainId !== scope.domain.id) {
+      throw new TokenNotFound('Failed to validate token', `token restriction ${id} no longer covers this token`);
+    }
+    return record;
   }
 
   /**
@@ -354,6 +385,11 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       const trust = token.trust?.record;
       if (trust?.expiresAt && deps.now().getTime() >= trust.expiresAt.getTime()) throw new NotFound(`Could not find trust: ${trust.id}.`);
       if (opts.accessRulesVersion !== undefined) checkAccessRulesSupport(token, opts.accessRulesVersion);
+      // A restriction's maximum lifetime, lowered after issue, shortens the tokens already out.
+      const maxLifetime = token.restriction?.maxLifetime;
+      if (maxLifetime != null && deps.now().getTime() >= token.data.issuedAt.getTime() + maxLifetime * 1000 && !opts.allowExpired) {
+        throw new TokenNotFound('Failed to validate token', 'past the restriction maximum lifetime');
+      }
       return token;
     },
 
@@ -379,6 +415,7 @@ export function createTokenProvider(deps: TokenProviderDeps) {
         appCredId: request.applicationCredential?.id ?? null,
         accessTokenId: request.accessTokenId ?? null,
         trustId: request.trustId ?? null,
+        restriction: request.restriction ?? null,
       });
       const tokenText = deps.formatter.create(data, { timestamp: Math.floor(now.getTime() / 1000) });
       const minted = await mint({ ...data, issuedAt: wholeSeconds(now) });

@@ -49,6 +49,7 @@ const base: Credentials = {
   user_id: 'u-1', user_domain_id: 'd-1', project_id: null, project_domain_id: null, domain_id: null, system_scope: null,
   roles: [], role_ids: [], methods: ['password'], audit_ids: ['a'], is_admin_project: false, trust_id: null,
   app_cred_id: null, identity_provider_id: null, protocol_id: null, service_user_id: null, service_roles: [],
+  restriction: null, attributes: {},
 };
 
 const scopes: readonly Partial<Credentials>[] = [

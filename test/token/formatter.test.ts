@@ -178,10 +178,10 @@ describe('token/formatter TokenFormatter', () => {
 
   it("reports an unknown payload version with Keystone's message", () => {
     const fernet = new MultiFernet(keys.keys());
-    const v11 = fernet.encrypt(Buffer.from('950b92c2a161020000', 'hex'), { padding: false });
+    const v11 = fernet.encrypt(Buffer.from('950c92c2a161020000', 'hex'), { padding: false });
     assert.throws(
       () => formatter.parse(v11),
-      (err: unknown) => err instanceof InvalidToken && err.message === 'This is not a recognized Fernet payload version: 11',
+      (err: unknown) => err instanceof InvalidToken && err.message === 'This is not a recognized Fernet payload version: 12',
     );
   });
 

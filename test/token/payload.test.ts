@@ -190,10 +190,10 @@ describe('token/payload PayloadCodec', () => {
     const audit = [u('11111111111111111111111111111111')];
     const plain = (value: unknown): Buffer => Buffer.from(encoder.encode(value));
 
-    it("rejects an unknown version with Keystone's message", () => {
-      const error = assertThrows(() => codec.decodeToken(plain([11, [true, u(USER)], 2, 1767229200.5, audit]), ISSUED));
+    it("rejects an unknown version with Keystone's message (11 is Keystone-NG's restricted token, known here)", () => {
+      const error = assertThrows(() => codec.decodeToken(plain([12, [true, u(USER)], 2, 1767229200.5, audit]), ISSUED));
       assert.ok(error instanceof UnknownPayloadVersion);
-      assert.equal(error.message, 'This is not a recognized Fernet payload version: 11');
+      assert.equal(error.message, 'This is not a recognized Fernet payload version: 12');
     });
 
     it('reads UUID bytes stored as raw str by msgpack < 1.0 (spec 1.3)', () => {

@@ -49,7 +49,9 @@ function accessRuleDict(rule: AccessRuleRecord): Record<string, unknown> {
  */
 function blockDelegatedTokens(ctx: RequestContext): void {
   const data = ctx.caller!.token.data;
-  if (data.trustId || data.accessTokenId) throw new Forbidden('Cannot manage application credentials with a token issued via delegation.');
+  // A restricted token (payload 11) holds less than its user: a credential made with it would
+  // carry the user's roles, not the token's, and outlive the restriction.
+  if (data.trustId || data.accessTokenId || data.restriction) throw new Forbidden('Cannot manage application credentials with a token issued via delegation.');
 }
 
 /**

@@ -87,6 +87,8 @@ export function credentialRoutes(deps: CredentialRoutesDeps): Route[] {
    */
   const assertNotRestrictedAppCred = async (ctx: RequestContext) => {
     const token = ctx.caller!.token.data;
+    // An EC2 credential authenticates with its user's roles: a restricted token must not mint one.
+    if (token.restriction) throw new ForbiddenAction('Using a restricted token is not allowed for managing additional credentials.');
     if (!token.methods.includes('application_credential')) return;
     const unrestricted = token.appCredId !== null && deps.isUnrestrictedAppCred ? await deps.isUnrestrictedAppCred(token.appCredId) : false;
     if (!unrestricted) throw new ForbiddenAction("Using method 'application_credential' is not allowed for managing additional credentials.");

@@ -45,7 +45,8 @@ export function signedHttpRequest(ctx: RequestContext): SignedHttpRequest {
 /** Trust, OAuth1 and application-credential tokens may not delegate further (_block_delegated_token). */
 function isDelegated(ctx: RequestContext): boolean {
   const data = ctx.caller!.token.data;
-  return data.trustId !== null || data.accessTokenId !== null || data.methods.includes('application_credential');
+  // A restricted token counts as delegated: it holds less than its user, whose roles OAuth1 hands out.
+  return data.trustId !== null || data.accessTokenId !== null || data.restriction !== null || data.methods.includes('application_credential');
 }
 
 function blockDelegated(ctx: RequestContext): void {

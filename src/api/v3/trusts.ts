@@ -154,6 +154,8 @@ export function trustRoutes(deps: TrustRoutesDeps): Route[] {
         const data = token.data;
         // is_delegated_auth: only a trust token may create a trust from a delegation (redelegation).
         if (!data.trustId && (data.accessTokenId || data.appCredId)) throw new ForbiddenAction('Redelegation allowed for delegated by trust only');
+        // A trust delegates the trustor's roles, which a restricted token does not hold in full.
+        if (data.restriction) throw new ForbiddenAction('Using a restricted token to create a trust is not allowed.');
         const request = (ctx.body as { trust: TrustCreateRequest }).trust;
         const created = await trusts.create(request, { userId: token.user.id, parentTrustId: data.trustId ?? null });
         return { status: 201, body: await member(ctx, created) };
