@@ -488,6 +488,39 @@ describeEachDatabase('/v4/tokens/restrictions and restricted tokens', (ctx) => {
     });
   });
 
+  describe('an operator’s rule for the exchange', () => {
+    it('sees the restriction as target: here, only restrictions naming their user may be used', async function () {
+      this.timeout(20_000);
+      const system = client(base, (await adminLogin(base, { system: { all: true } })).token);
+      const upload = (rules: Record<string, string>) => system.put('/v4/policy/bundles/default', { rules });
+      const alice = await user(['member']);
+      const named = await restriction({ user_id: alice.id, role_ids: [roleIds['reader']] });
+      const anyone = await restriction({ role_ids: [roleIds['reader']] });
+      assert.equal((await upload({ 'keystone_ts:create_restricted_token': 'user_id:%(target.restriction.user_id)s' })).status, 201);
+      try {
+        let status = 0;
+        for (let i = 0; i < 100 && status !== 403; i++) {
+          status = (await exchange(alice.token, anyone.id)).status;
+          if (status !== 403) await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assertDenied(await exchange(alice.token, anyone.id), 'keystone_ts:create_restricted_token');
+        const viaOAuth = await form({ grant_type: EXCHANGE_GRANT, subject_token: alice.token, subject_token_type: ACCESS_TOKEN, restriction_id: anyone.id });
+        assert.equal(viaOAuth.status, 400);
+        assert.equal(viaOAuth.json.error, 'invalid_request');
+        assert.equal((await exchange(alice.token, named.id)).status, 201);
+        assert.equal((await form({ grant_type: EXCHANGE_GRANT, subject_token: alice.token, subject_token_type: ACCESS_TOKEN, restriction_id: named.id })).status, 200);
+      } finally {
+        assert.equal((await upload({})).status, 201);
+        let status = 0;
+        for (let i = 0; i < 100 && status !== 201; i++) {
+          status = (await exchange(alice.token, anyone.id)).status;
+          if (status !== 201) await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.equal(status, 201, 'the defaults are back');
+      }
+    });
+  });
+
   describe('property: a restricted token never holds a role its user lacks', () => {
     it('over random role sets (seeded)', async function () {
       this.timeout(120_000);
