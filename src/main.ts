@@ -457,7 +457,7 @@ export async function createService(
     });
     // RFC 8693 token exchange, one handler per subject_token_type.
     const subjectTokenHandlers = new Map<string, SubjectTokenHandler>([
-      [ACCESS_TOKEN_TYPE, keystoneTokenExchange({ validate: (text) => tokens.validate(text), issuer: restrictedTokens, policy: observedPolicy, credentialsFor })],
+      [ACCESS_TOKEN_TYPE, keystoneTokenExchange({ validate: (text) => tokens.validate(text), issuer: restrictedTokens, restrictions: providers.tokenRestrictions, policy: observedPolicy, credentialsFor })],
     ]);
     const routes: Route[] = [
       ...discoveryRoutes(),

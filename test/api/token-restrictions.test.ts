@@ -262,18 +262,22 @@ describeEachDatabase('/v4/tokens/restrictions and restricted tokens', (ctx) => {
       assert.equal(ok.status, 201, ok.text);
       assert.equal(ok.json.token.project.id, projectId);
 
+      const refused = (res: HttpResult, status: number, why: string) => {
+        assert.equal(res.status, status, `${why}: ${res.text}`);
+        assert.equal(res.headers.get('x-subject-token'), null, why);
+      };
       const bobs = await restriction({ user_id: bob.id, role_ids: [roleIds['reader']] });
-      assert.equal((await exchange(alice.token, bobs.id)).status, 403, 'another user’s restriction');
-      assert.equal((await exchange(alice.token, 'no-such-restriction')).status, 404);
+      refused(await exchange(alice.token, bobs.id), 403, 'another user’s restriction');
+      refused(await exchange(alice.token, 'no-such-restriction'), 404, 'no such restriction');
       const elsewhere = await restriction({ domain_id: otherDomainId, role_ids: [roleIds['reader']] });
-      assert.equal((await exchange(alice.token, elsewhere.id)).status, 403, 'a restriction of another domain');
+      refused(await exchange(alice.token, elsewhere.id), 403, 'a restriction of another domain');
       const unscoped = await user(['member'], { scope: 'unscoped' });
-      const noProject = await exchange(unscoped.token, anyProject.id);
-      assert.equal(noProject.status, 400, noProject.text);
+      refused(await exchange(unscoped.token, anyProject.id), 400, 'no project to scope to');
       // A restricted token cannot be exchanged again (its power is less than its user's).
       const restricted = ok.headers.get('x-subject-token')!;
       const wider = await restriction({ role_ids: [roleIds['member']] });
-      assert.equal((await exchange(restricted, wider.id)).status, 403);
+      refused(await exchange(restricted, wider.id), 403, 'a restricted subject');
+      refused(await http(base, 'POST', `${RESTRICTIONS}/${wider.id}/tokens`), 401, 'no token');
     });
 
     it('exchanges through RFC 8693 at /v4/oauth2/token, and answers RFC errors', async () => {
@@ -359,9 +363,16 @@ describeEachDatabase('/v4/tokens/restrictions and restricted tokens', (ctx) => {
       assert.equal(moved.json.token.project.id, otherProjectId);
       assert.deepEqual(roleNames(moved), ['reader']);
       const pinnedToken = (await exchange(alice.token, pinned.id)).headers.get('x-subject-token')!;
-      assert.equal((await tokenAuth(pinnedToken, otherProjectId)).status, 403);
+      const outOfReach = await tokenAuth(pinnedToken, otherProjectId);
+      assert.equal(outOfReach.status, 403, outOfReach.text);
+      assert.equal(outOfReach.headers.get('x-subject-token'), null);
       const fixedToken = (await exchange(alice.token, noRescope.id)).headers.get('x-subject-token')!;
-      assert.equal((await tokenAuth(fixedToken, otherProjectId)).status, 403);
+      const noFlag = await tokenAuth(fixedToken, otherProjectId);
+      assert.equal(noFlag.status, 403, noFlag.text);
+      assert.equal(noFlag.headers.get('x-subject-token'), null);
+      // Nor to a project of another domain, even with allow_rescope and no project named.
+      await assignments.grant('UserProject', alice.id, otherDomainProjectId, roleIds['member']!);
+      assert.equal((await tokenAuth(looseToken, otherDomainProjectId)).status, 403);
       assert.equal((await tokenAuth(fixedToken, projectId)).status, 201, 'the same project is a renewal');
     });
 
@@ -474,6 +485,39 @@ describeEachDatabase('/v4/tokens/restrictions and restricted tokens', (ctx) => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       const plain = readFileSync(logFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { input: { credentials: Record<string, unknown> } }).reverse().find((line) => line.input.credentials['user_id'] === alice.id);
       assert.equal(plain?.input.credentials['restriction'], null);
+    });
+  });
+
+  describe('an operator’s rule for the exchange', () => {
+    it('sees the restriction as target: here, only restrictions naming their user may be used', async function () {
+      this.timeout(20_000);
+      const system = client(base, (await adminLogin(base, { system: { all: true } })).token);
+      const upload = (rules: Record<string, string>) => system.put('/v4/policy/bundles/default', { rules });
+      const alice = await user(['member']);
+      const named = await restriction({ user_id: alice.id, role_ids: [roleIds['reader']] });
+      const anyone = await restriction({ role_ids: [roleIds['reader']] });
+      assert.equal((await upload({ 'keystone_ts:create_restricted_token': 'user_id:%(target.restriction.user_id)s' })).status, 201);
+      try {
+        let status = 0;
+        for (let i = 0; i < 100 && status !== 403; i++) {
+          status = (await exchange(alice.token, anyone.id)).status;
+          if (status !== 403) await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assertDenied(await exchange(alice.token, anyone.id), 'keystone_ts:create_restricted_token');
+        const viaOAuth = await form({ grant_type: EXCHANGE_GRANT, subject_token: alice.token, subject_token_type: ACCESS_TOKEN, restriction_id: anyone.id });
+        assert.equal(viaOAuth.status, 400);
+        assert.equal(viaOAuth.json.error, 'invalid_request');
+        assert.equal((await exchange(alice.token, named.id)).status, 201);
+        assert.equal((await form({ grant_type: EXCHANGE_GRANT, subject_token: alice.token, subject_token_type: ACCESS_TOKEN, restriction_id: named.id })).status, 200);
+      } finally {
+        assert.equal((await upload({})).status, 201);
+        let status = 0;
+        for (let i = 0; i < 100 && status !== 201; i++) {
+          status = (await exchange(alice.token, anyone.id)).status;
+          if (status !== 201) await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.equal(status, 201, 'the defaults are back');
+      }
     });
   });
 

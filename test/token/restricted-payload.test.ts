@@ -10,6 +10,13 @@ import { content } from './token-content.js';
 
 /** test/fixtures/fernet/restricted.json, written by test/support/restricted_fernet_vectors.py. */
 interface RestrictedVectors {
+  /** A plaintext written by Keystone-NG's own encoder (its fuzz seed corpus). */
+  keystone_ng: {
+    source: string;
+    auth_methods: string[];
+    msgpack: string;
+    expected: { user_id: string; methods: string[]; token_restriction_id: string; project_id: string; allow_renew: boolean; allow_rescope: boolean; audit_ids: string[]; expires_at: string };
+  };
   keys: Record<string, string>;
   auth_methods: string[];
   iv: string;
@@ -65,6 +72,24 @@ describe('token/payload version 11 (Keystone-NG restricted tokens), independent 
       assert.equal(formatter.create(fields, parts), vector.token);
     });
   }
+});
+
+describe('token/payload version 11, a plaintext written by Keystone-NG', () => {
+  it('decodes to NG’s fields and re-encodes byte for byte', () => {
+    const ng = vectors.keystone_ng;
+    const ngCodec = new PayloadCodec({ methods: ng.auth_methods, defaultDomainId: 'default' });
+    const issuedAt = new Date('2026-07-30T20:46:14Z');
+    const data = ngCodec.decodeToken(Buffer.from(ng.msgpack, 'hex'), issuedAt);
+    const e = ng.expected;
+    assert.equal(data.userId, e.user_id);
+    assert.deepEqual(data.methods, e.methods);
+    assert.deepEqual(data.restriction, { id: e.token_restriction_id, allowRenew: e.allow_renew, allowRescope: e.allow_rescope });
+    assert.equal(data.projectId, e.project_id);
+    assert.deepEqual(data.auditIds, e.audit_ids);
+    assert.equal(keystoneIsoTime(data.expiresAt), e.expires_at);
+    const { issuedAt: _issuedAt, ...fields } = data;
+    assert.equal(ngCodec.encodeToken(fields).toString('hex'), ng.msgpack);
+  });
 });
 
 describe('token/payload version 11 rules', () => {

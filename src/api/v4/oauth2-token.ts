@@ -1,6 +1,8 @@
 import { KeystoneError } from '../../common/errors.js';
 import type { Credentials, PolicyEngine } from '../../policy/pdp.js';
 import type { RestrictedTokenIssuer } from '../../token-restriction/exchange.js';
+import type { TokenRestrictionRecord } from '../../token-restriction/store.js';
+import { policyView } from './token-restrictions.js';
 import type { ValidatedToken } from '../../token/provider.js';
 import type { RequestContext, Reply, Route } from '../http.js';
 
@@ -124,6 +126,7 @@ export function oauth2TokenRoutes(deps: OAuth2TokenRoutesDeps): Route[] {
 export interface KeystoneTokenExchangeDeps {
   readonly validate: (tokenText: string) => Promise<ValidatedToken>;
   readonly issuer: RestrictedTokenIssuer;
+  readonly restrictions: { find(id: string): Promise<TokenRestrictionRecord | undefined> };
   readonly policy: PolicyEngine;
   readonly credentialsFor: (token: ValidatedToken, service: ValidatedToken | undefined) => Credentials;
 }
@@ -142,9 +145,12 @@ export function keystoneTokenExchange(deps: KeystoneTokenExchangeDeps): SubjectT
       if (error instanceof KeystoneError && error.status < 500) throw new OAuthError('invalid_request', 'the subject_token is not a valid token');
       throw error;
     });
+    const restriction = await deps.restrictions.find(restrictionId);
+    if (!restriction) throw new OAuthError('invalid_request', `Could not find token restriction: ${restrictionId}.`);
     const decision = deps.policy.decide(CREATE_RESTRICTED_TOKEN, {
       credentials: deps.credentialsFor(subject, undefined),
       path: { restriction_id: restrictionId },
+      target: { restriction: policyView(restriction) },
       request: { method: 'POST', path: '/v4/oauth2/token', ...(request.sourceAddress !== undefined ? { source: request.sourceAddress } : {}) },
     });
     if (!decision.allow) throw new OAuthError('invalid_request', `the subject_token may not be exchanged: ${CREATE_RESTRICTED_TOKEN} denied`);

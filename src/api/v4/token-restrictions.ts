@@ -51,7 +51,7 @@ function inputOf(body: RestrictionBody): TokenRestrictionInput {
 }
 
 /** The policy's view of a restriction: its stored fields under their API names. */
-function policyView(record: TokenRestrictionRecord): Record<string, unknown> {
+export function policyView(record: TokenRestrictionRecord): Record<string, unknown> {
   return {
     id: record.id,
     domain_id: record.domainId,
@@ -195,6 +195,8 @@ export function tokenRestrictionRoutes(deps: TokenRestrictionRoutesDeps): Route[
       action: 'keystone_ts:create_restricted_token',
       authenticated: true,
       statuses: [201, 400, 401, 403, 404],
+      // The restriction as target, so an operator's rule can say which ones may be used.
+      target: currentTarget,
       async handle(ctx) {
         const issued = await deps.issuer.exchange(ctx.caller!.token, ctx.params['restriction_id']!);
         const body = await deps.tokens.render(issued.token, { includeCatalog: !('nocatalog' in ctx.query) });
