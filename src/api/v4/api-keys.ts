@@ -35,7 +35,8 @@ interface UpdateBody {
   enabled?: boolean;
 }
 
-const time = (date: Date) => date.toISOString().replace(/\.000Z$/, 'Z');
+/** RFC 3339 in whole seconds, as NG's chrono renders its (second-precision) times. */
+const time = (date: Date) => `${date.toISOString().slice(0, 19)}Z`;
 
 /** NG's ApiKey, optional members left out when empty as NG's serializer does; never the hash. */
 function view(ctx: RequestContext, record: ApiKeyRecord, domainId: string | undefined) {
