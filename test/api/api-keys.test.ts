@@ -297,6 +297,39 @@ describeEachDatabase('/v4/api-keys and API key authentication', (ctx) => {
     assert.equal((await admin.get(`/v4/api-keys/${record.client_id}`)).status, 404);
   });
 
+  it('drops a cached verification in every server when the key changes, by the database’s notification', async () => {
+    const owner = await member();
+    const other = await startTestServer(ctx.db(), {}, { shareKeysWith: server });
+    try {
+      const { key, record } = await createKey(owner.api, {});
+      const use = (url: string) => withKey(key, 'GET', `/v3/users/${owner.userId}`, { url });
+      const refusedWithin = async (url: string, ms: number) => {
+        const deadline = Date.now() + ms;
+        for (;;) {
+          const status = (await use(url)).status;
+          if (status === 401) return true;
+          if (Date.now() > deadline) return false;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      };
+      // Both servers verified (and cached) the key.
+      assert.equal((await use(base)).status, 200);
+      assert.equal((await use(other.url)).status, 200);
+      // A write neither server made (another process, an operator's SQL): only the trigger's NOTIFY tells them.
+      await ctx.db().kysely.updateTable('keystone_ts_api_key').set({ enabled: false }).where('id', '=', record.client_id).execute();
+      assert.ok(await refusedWithin(base, 2000), 'first server still accepts a disabled key');
+      assert.ok(await refusedWithin(other.url, 2000), 'second server still accepts a disabled key');
+      // Enabled again the same way: accepted again (failures are never cached).
+      await ctx.db().kysely.updateTable('keystone_ts_api_key').set({ enabled: true }).where('id', '=', record.client_id).execute();
+      assert.equal((await use(other.url)).status, 200);
+      // Revoked through one server: refused by the other.
+      assert.equal((await owner.api.post(`/v4/api-keys/${record.client_id}/revoke`)).status, 200);
+      assert.ok(await refusedWithin(other.url, 2000), 'second server still accepts a revoked key');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('lists only the caller’s keys by default', async () => {
     const { record } = await createKey(admin, { project_id: adminProjectId });
     const mine = await admin.get('/v4/api-keys');
