@@ -176,6 +176,8 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     listLimit: config.identity.list_limit || config.DEFAULT.list_limit || null,
     now,
     isServiceAccount,
+    // Bound late: the service accounts are built on this identity service just below.
+    assertMayEnable: (userId) => serviceAccounts.assertMayEnable(userId),
   });
   // Service accounts (issue 6): users with an owner; disabling or deleting the owner disables them.
   const serviceAccounts = createServiceAccountService({

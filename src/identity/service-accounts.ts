@@ -152,9 +152,18 @@ export function createServiceAccountService(deps: ServiceAccountDeps) {
       return accounts;
     },
 
+    /**
+     * The identity service's check before it enables a user (PATCH /v3/users too): a service
+     * account stays disabled while its owner is disabled or gone.
+     */
+    async assertMayEnable(userId: string): Promise<void> {
+      const marker = await store.get(userId);
+      if (marker) await refuseEnablingUnderDisabledOwner(userId, marker);
+    },
+
     async update(id: string, body: ServiceAccountUpdate): Promise<ServiceAccount> {
-      const { user, marker } = await load(id);
-      if (body.enabled === true && !user.enabled) await refuseEnablingUnderDisabledOwner(id, marker);
+      await load(id);
+      // Enabling under a disabled owner is refused by the identity service (assertMayEnable).
       await identity.updateUser(id, { ...body });
       return load(id);
     },

@@ -38,6 +38,8 @@ export interface IdentityServiceDeps {
   readonly listLimit?: number | null;
   /** Service accounts (src/identity/service-accounts.ts) never get a password. */
   readonly isServiceAccount?: (userId: string) => Promise<boolean>;
+  /** Throws when a disabled user may not be enabled (a service account under a disabled owner). */
+  readonly assertMayEnable?: (userId: string) => Promise<void>;
 }
 
 /** A user as the identity API renders it (show adds the federated objects). */
@@ -408,6 +410,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       // An empty or absent list keeps the user's federated objects; a list replaces them.
       const federated = Array.isArray(body['federated']) && body['federated'].length > 0 ? await federatedRows(body['federated']) : undefined;
       const wasEnabled = toUser(current, now).enabled;
+      if (body['enabled'] === true && !current.enabled) await deps.assertMayEnable?.(id);
       // Keystone rewrites every attribute from the merged record, so the enabled setter runs on
       // each update: an enabled result resets the lockout counter (and the inactivity clock).
       const enabled = 'enabled' in body ? body['enabled'] === true : wasEnabled;

@@ -261,6 +261,10 @@ describeEachDatabase('/v4/service_accounts', (ctx) => {
     await admin.patch(`/v3/projects/${t.projectId}`, { project: { enabled: false } });
     const early = await admin.patch(`/v4/service_accounts/${account.id}`, { service_account: { enabled: true } });
     assert.equal(early.status, 403, early.text);
+    // Nor through the v3 users API, which any Keystone client would use.
+    const earlyV3 = await admin.patch(`/v3/users/${account.id}`, { user: { enabled: true } });
+    assert.equal(earlyV3.status, 403, earlyV3.text);
+    assert.equal((await admin.get(`/v3/users/${account.id}`)).json.user.enabled, false);
     assert.equal((await admin.get(`/v4/service_accounts/${account.id}`)).json.service_account.enabled, false);
     await admin.patch(`/v3/projects/${t.projectId}`, { project: { enabled: true } });
     assert.equal((await admin.get(`/v4/service_accounts/${account.id}`)).json.service_account.enabled, false);
