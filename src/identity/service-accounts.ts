@@ -86,10 +86,12 @@ export function createServiceAccountService(deps: ServiceAccountDeps) {
     throw new ValidationError('A service account needs an owner: project_id or domain_id.');
   }
 
-  async function refuseEnablingUnderDisabledOwner(id: string, marker: Pick<ServiceAccountMarker, 'ownerProjectId' | 'ownerDomainId'>): Promise<void> {
+  /** `id` undefined: an account being created. */
+  async function refuseEnablingUnderDisabledOwner(id: string | undefined, marker: Pick<ServiceAccountMarker, 'ownerProjectId' | 'ownerDomainId'>): Promise<void> {
     if (await ownerEnabled(marker)) return;
     const owner = marker.ownerProjectId === null ? `domain ${marker.ownerDomainId}` : `project ${marker.ownerProjectId}`;
-    throw new ForbiddenNotSecurity(`Cannot enable service account ${id} since its owner, ${owner}, is disabled or gone.`);
+    const what = id === undefined ? 'create an enabled service account' : `enable service account ${id}`;
+    throw new ForbiddenNotSecurity(`Cannot ${what} since its owner, ${owner}, is disabled or gone.`);
   }
 
   return {
@@ -116,7 +118,7 @@ export function createServiceAccountService(deps: ServiceAccountDeps) {
     async create(body: ServiceAccountCreate): Promise<ServiceAccount> {
       const owner = await resolveOwner(body);
       const enabled = body.enabled ?? true;
-      if (enabled) await refuseEnablingUnderDisabledOwner('(new)', owner);
+      if (enabled) await refuseEnablingUnderDisabledOwner(undefined, owner);
       // No password: the account authenticates with application credentials, API keys or
       // workload federation. It never logs in, so inactivity must not disable it.
       const user = await identity.createUserFromApi({
