@@ -99,6 +99,12 @@ export interface ApiKeyServiceDeps {
     /** How long a successful verification is reused, seconds. */
     readonly cacheTtlSeconds: number;
     readonly cacheSize: number;
+    /**
+     * Failed verifications (each costs a bcrypt run) allowed per source address and window;
+     * beyond that the source's keys are refused without verifying until the window ends.
+     */
+    readonly maxFailuresPerSource?: number;
+    readonly failureWindowSeconds?: number;
   };
   /** Fire-and-forget bookkeeping failures (last_used_at) go here. */
   readonly log?: (record: Record<string, unknown>) => void;
@@ -124,6 +130,31 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
   const dummy = () => (dummyHash ??= hashPassword(base62(SECRET_LENGTH), deps.passwordHashing));
 
   const notFound = (id: string) => NotFound.entity('api key', id);
+
+  // Failed verifications per source: a guessing client pays bcrypt's cost only so many times
+  // (the thread pool it would otherwise keep busy serves every login and key of the service).
+  const maxFailures = options.maxFailuresPerSource ?? 30;
+  const failureWindowMs = (options.failureWindowSeconds ?? 60) * 1000;
+  const failures = new Map<string, { count: number; since: number }>();
+  const MAX_TRACKED_SOURCES = 10_000;
+
+  function assertNotThrottled(source: string, now: number): void {
+    const entry = failures.get(source);
+    if (!entry) return;
+    if (now - entry.since >= failureWindowMs) failures.delete(source);
+    else if (entry.count >= maxFailures) throw new Unauthorized(`too many failed api key verifications from ${source}`);
+  }
+
+  function countFailure(source: string, now: number): void {
+    const entry = failures.get(source);
+    if (entry && now - entry.since < failureWindowMs) {
+      entry.count += 1;
+      return;
+    }
+    failures.delete(source);
+    if (failures.size >= MAX_TRACKED_SOURCES) failures.delete(failures.keys().next().value!);
+    failures.set(source, { count: 1, since: now });
+  }
 
   function validateAllowedIps(cidrs: readonly string[] | null): string[] | null {
     if (cidrs === null) return null;
@@ -193,7 +224,14 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
       const now = deps.now().getTime();
       if (!entry || entry.generation !== generation || now - entry.at >= options.cacheTtlSeconds * 1000 || !timingSafeEqual(entry.digest, digest)) {
         verified.delete(cacheKey);
-        entry = await verify(match[1]!, match[2]!, digest, generation);
+        const from = source ?? 'unknown';
+        assertNotThrottled(from, now);
+        try {
+          entry = await verify(match[1]!, match[2]!, digest, generation);
+        } catch (error) {
+          if (error instanceof Unauthorized) countFailure(from, now);
+          throw error;
+        }
         remember(cacheKey, entry);
       }
       // Checked on every request, cached or not: the clock moves and each request has its own source.

@@ -426,6 +426,26 @@ describe('API key verification cache', () => {
     await assert.rejects(h.service.authenticate(key, '127.0.0.1'), { status: 401 });
   });
 
+  it('stops verifying for a source after 30 failures in a minute, without affecting other sources or cached keys', async () => {
+    const h = harness();
+    const { key } = await h.service.create({ userId: 'u1', projectId: null, description: null, expiresAt: h.expiresAt, allowedIps: null });
+    await h.service.authenticate(key, '10.9.9.9'); // verified and cached before the attack
+    const wrong = `${key.slice(0, -2)}${key.endsWith('aa') ? 'bb' : 'aa'}`;
+    for (let i = 0; i < 30; i++) await assert.rejects(h.service.authenticate(wrong, '10.0.0.1'), { status: 401 });
+    const verifications = h.calls.findByPrefix;
+    // The 31st attempt, even with the right key (not cached: another key of the same owner would
+    // be the same), is refused without a lookup or a bcrypt run.
+    const { key: fresh } = await h.service.create({ userId: 'u1', projectId: null, description: null, expiresAt: h.expiresAt, allowedIps: null });
+    await assert.rejects(h.service.authenticate(fresh, '10.0.0.1'), { status: 401 });
+    await assert.rejects(h.service.authenticate(wrong, '10.0.0.1'), { status: 401 });
+    assert.equal(h.calls.findByPrefix, verifications);
+    // Other sources, and keys already verified, are unaffected.
+    await h.service.authenticate(fresh, '10.0.0.2');
+    await h.service.authenticate(key, '10.9.9.9');
+    h.advance(60_000);
+    await h.service.authenticate(fresh, '10.0.0.1');
+  });
+
   it('parses IPv4 and IPv6 CIDRs strictly and matches sources', () => {
     assert.deepEqual(parseCidr('10.0.0.0/8'), { address: '10.0.0.0', prefix: 8, family: 'ipv4' });
     assert.deepEqual(parseCidr('2001:db8::/32'), { address: '2001:db8::', prefix: 32, family: 'ipv6' });
