@@ -279,14 +279,19 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
 
     async update(id: string, changes: ApiKeyChanges): Promise<ApiKeyRecord> {
       const record = await require(id);
-      if (record.revokedAt !== null) throw new Conflict('api key', `api key ${id} is revoked and cannot be changed`);
+      // As Keystone-NG: a revoked key stays revoked (its description and ranges may still change).
+      if (record.revokedAt !== null && changes.enabled === true) throw new Conflict('api key', `api key ${id} is revoked and cannot be enabled again`);
       await store.update(id, { ...changes, ...(changes.allowedIps !== undefined ? { allowedIps: validateAllowedIps(changes.allowedIps) } : {}) });
       return require(id);
     },
 
+    /**
+     * Idempotent, as Keystone-NG's (a retried revoke succeeds); unlike NG the first revocation's
+     * time and author are kept rather than overwritten, so the record says when it really ended.
+     */
     async revoke(id: string, by: string): Promise<ApiKeyRecord> {
       await require(id);
-      if (!(await store.revoke(id, deps.now(), by))) throw new Conflict('api key', `api key ${id} is already revoked`);
+      await store.revoke(id, deps.now(), by);
       return require(id);
     },
 

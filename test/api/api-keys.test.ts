@@ -152,10 +152,18 @@ describeEachDatabase('/v4/api-keys and API key authentication', (ctx) => {
     const refused = await use(key);
     assert.equal(refused.status, 401);
     assert.deepEqual(refused.json, UNAUTHORIZED);
-    assert.equal((await owner.api.post(`/v4/api-keys/${record.client_id}/revoke`)).status, 409);
+    // Revoking again succeeds (NG's revoke is idempotent) and keeps the first revocation.
+    const again = await admin.post(`/v4/api-keys/${record.client_id}/revoke`);
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.json.api_key, revoked.json.api_key);
+    // Enabling a revoked key is a conflict (NG's), and changes nothing.
     const reEnable = await owner.api.put(`/v4/api-keys/${record.client_id}`, { api_key: { enabled: true } });
     assert.equal(reEnable.status, 409);
+    assert.equal(reEnable.json.error.code, 409);
     assert.equal((await owner.api.get(`/v4/api-keys/${record.client_id}`)).json.api_key.enabled, false);
+    const described = await owner.api.put(`/v4/api-keys/${record.client_id}`, { api_key: { description: 'leaked 2026-11-23' } });
+    assert.equal(described.status, 200);
+    assert.equal(described.json.api_key.enabled, false);
     assert.equal((await use(key)).status, 401);
 
     // Expired: a key two seconds from expiry works, then does not, cached or not.

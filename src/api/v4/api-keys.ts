@@ -182,7 +182,7 @@ export function apiKeyRoutes(deps: ApiKeyRoutesDeps): Route[] {
       path: '/v4/api-keys/{client_id}/revoke',
       action: 'keystone_ts:revoke_api_key',
       authenticated: true,
-      statuses: [200, 401, 403, 404, 409],
+      statuses: [200, 401, 403, 404],
       target: keyTarget,
       async handle(ctx) {
         return reply(ctx, await apiKeys.revoke(ctx.params['client_id']!, ctx.caller!.token.user.id));
