@@ -246,6 +246,9 @@ describeEachDatabase('/v4/api-keys and API key authentication', (ctx) => {
     assertDenied(await stranger.api.post(`/v4/api-keys/${record.client_id}/revoke`), 'keystone_ts:revoke_api_key');
     assertDenied(await stranger.api.del(`/v4/api-keys/${record.client_id}`), 'keystone_ts:delete_api_key');
     assert.equal((await stranger.api.get('/v4/api-keys')).json.api_keys.length, 0);
+    // Repeated query parameters: the first counts, never a 500.
+    assertDenied(await stranger.api.get(`/v4/api-keys?user_id=${owner.userId}&user_id=${stranger.userId}`), 'keystone_ts:list_api_keys');
+    assert.equal((await stranger.api.get(`/v4/api-keys?user_id=${stranger.userId}&user_id=${owner.userId}&enabled=1&enabled=0`)).status, 200);
     // Admins may.
     assert.equal((await admin.get(`/v4/api-keys/${record.client_id}`)).status, 200);
     assert.equal((await admin.get(`/v4/api-keys?user_id=${owner.userId}`)).json.api_keys.length, 1);

@@ -180,6 +180,11 @@ describeEachDatabase('/v4/service_accounts', (ctx) => {
     assert.equal(duplicate.status, 409, duplicate.text);
     assert.equal((await t.manager.api.post('/v4/service_accounts', { service_account: { name: `sa-manager-${t.n}`, project_id: t.projectId } })).status, 409);
 
+    // Repeated query parameters: the first counts (Flask's request.args.get), never a 500.
+    const repeated = await t.manager.api.get(`/v4/service_accounts?project_id=${t.projectId}&project_id=${other.projectId}&enabled=1&enabled=0`);
+    assert.equal(repeated.status, 200, repeated.text);
+    assert.deepEqual(repeated.json.service_accounts.map((a: { id: string }) => a.id), [account.id]);
+
     const after = await admin.get('/v4/service_accounts');
     assert.equal(after.json.service_accounts.length, before);
     const unchanged = await admin.get(`/v4/service_accounts/${account.id}`);

@@ -4,6 +4,7 @@ import { API_KEY_METHOD, type ApiKeyService } from '../../api-key/service.js';
 import type { ApiKeyRecord } from '../../api-key/store.js';
 import type { ServiceAccountMarker } from '../../identity/service-account-store.js';
 import { REQUIRED, type RequestContext, type Route } from '../http.js';
+import { queryValue } from '../v3/resource-views.js';
 
 /**
  * /v4/api-keys (issue 6), on Keystone-NG's wire shapes (crates/api-types/src/v4/api_key.rs):
@@ -136,10 +137,10 @@ export function apiKeyRoutes(deps: ApiKeyRoutesDeps): Route[] {
       authenticated: true,
       statuses: [200, 401, 403],
       // The caller's own keys unless user_id names another owner (its managers and admins).
-      target: (ctx) => ownerTarget(ctx.query['user_id'] ?? ctx.caller!.token.user.id),
+      target: (ctx) => ownerTarget(queryValue(ctx, 'user_id') ?? ctx.caller!.token.user.id),
       async handle(ctx) {
-        const userId = ctx.query['user_id'] ?? ctx.caller!.token.user.id;
-        const enabled = ctx.query['enabled'];
+        const userId = queryValue(ctx, 'user_id') ?? ctx.caller!.token.user.id;
+        const enabled = queryValue(ctx, 'enabled');
         const records = await apiKeys.list({ userId, ...(enabled !== undefined ? { enabled: attrAsBoolean(enabled) } : {}) });
         const domainId = await deps.userDomain(userId);
         return { status: 200, body: { api_keys: records.map((r) => view(ctx, r, domainId)) } };

@@ -1,6 +1,7 @@
 import { attrAsBoolean } from '../../common/list-hints.js';
 import type { ServiceAccount, ServiceAccountCreate, ServiceAccountService, ServiceAccountUpdate } from '../../identity/service-accounts.js';
 import { REQUIRED, type RequestContext, type Route } from '../http.js';
+import { queryValue } from '../v3/resource-views.js';
 
 /**
  * /v4/service_accounts (issue 6): create, list, show, update (enable/disable) and delete the
@@ -64,12 +65,12 @@ export function serviceAccountRoutes(deps: ServiceAccountRoutesDeps): Route[] {
       // The query is the target (as Keystone's list rules): a project manager asks with its
       // project_id, a domain manager with its domain_id or a project of its domain.
       target: async (ctx) => {
-        const projectId = ctx.query['project_id'];
-        const domainId = ctx.query['domain_id'] ?? (projectId !== undefined ? await deps.projectDomain(projectId) : undefined);
+        const projectId = queryValue(ctx, 'project_id');
+        const domainId = queryValue(ctx, 'domain_id') ?? (projectId !== undefined ? await deps.projectDomain(projectId) : undefined);
         return { target: { service_account: { project_id: projectId ?? null, domain_id: domainId ?? null } } };
       },
       async handle(ctx) {
-        const { project_id, domain_id, name, enabled } = ctx.query;
+        const [project_id, domain_id, name, enabled] = ['project_id', 'domain_id', 'name', 'enabled'].map((n) => queryValue(ctx, n));
         const accounts = await serviceAccounts.list({
           ...(project_id !== undefined ? { project_id } : {}),
           ...(domain_id !== undefined ? { domain_id } : {}),
