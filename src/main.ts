@@ -21,6 +21,12 @@ import { openDatabase, type Db } from './db/database.js';
 import { ensureChangeTriggers } from './db/change-triggers.js';
 import { createIdentityService, type IdentityService } from './identity/service.js';
 import { createIdentityStore } from './identity/store.js';
+import { createServiceAccountStore } from './identity/service-account-store.js';
+import { createServiceAccountService } from './identity/service-accounts.js';
+import { createApiKeyStore } from './api-key/store.js';
+import { createApiKeyService } from './api-key/service.js';
+import { serviceAccountRoutes } from './api/v4/service-accounts.js';
+import { apiKeyRoutes } from './api/v4/api-keys.js';
 import { createGroupStore } from './identity/group-store.js';
 import type { PasswordHashOptions } from './identity/password-hash.js';
 import { buildPolicyEngine } from './policy/engines.js';
@@ -111,6 +117,13 @@ export interface Locations {
   readonly credentialKeys: string;
 }
 
+/**
+ * How long a successful API key verification is reused before bcrypt runs again. Revocation
+ * does not wait for it (the change feed drops the entry); it bounds what a change the feed
+ * cannot see (the database's LISTEN connection lost and back) can leave behind.
+ */
+const API_KEY_CACHE_TTL_SECONDS = 60;
+
 const UPSTREAM_FERNET_DEFAULT = '/etc/keystone/fernet-keys/';
 /** oslo.policy's default file name: when it is absent there are simply no overrides. */
 const DEFAULT_POLICY_FILE = 'policy.yaml';
@@ -164,6 +177,8 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     pruneAfterSeconds: config.token.expiration + config.revoke.expiration_buffer,
   });
   const groups = createGroupStore(db.kysely);
+  const serviceAccountStore = createServiceAccountStore(db.kysely);
+  const isServiceAccount = async (userId: string) => (await serviceAccountStore.get(userId)) !== undefined;
   const identity: IdentityService = createIdentityService({
     store: createIdentityStore(db.kysely),
     groups,
@@ -173,11 +188,24 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     compliance: config.security_compliance,
     listLimit: config.identity.list_limit || config.DEFAULT.list_limit || null,
     now,
+    isServiceAccount,
+    // Bound late: the service accounts are built on this identity service just below.
+    assertMayEnable: (userId) => serviceAccounts.assertMayEnable(userId),
+  });
+  // Service accounts (issue 6): users with an owner; disabling or deleting the owner disables them.
+  const serviceAccounts = createServiceAccountService({
+    store: serviceAccountStore,
+    identity,
+    owners: {
+      getProject: (id) => resource.getProject(id),
+      getDomain: (id) => resource.getDomain(id),
+    },
   });
   const resourceService = createResourceService({
     store: resource,
     revoke,
     now,
+    ownersDisabled: (owners) => serviceAccounts.disableOwnedBy(owners),
     options: {
       // A hierarchical limit model caps the tree as well (resource/core.py _assert_max_hierarchy_depth).
       maxProjectTreeDepth: Math.min(config.DEFAULT.max_project_tree_depth, limitModel.maxProjectTreeDepth ?? Infinity),
@@ -251,6 +279,7 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
   return {
     resource,
     resourceService,
+    serviceAccounts,
     limits,
     tokenRestrictions,
     assignments,
@@ -414,6 +443,7 @@ export async function createService(
       trusts: providers.trusts,
       totp,
       receipts,
+      isServiceAccount: (userId) => providers.serviceAccounts.isServiceAccount(userId),
       options: {
         methods: config.auth.methods,
         allowRescopeScopedToken: config.token.allow_rescope_scoped_token,
@@ -431,6 +461,19 @@ export async function createService(
       crypto: createCredentialCrypto(credentialKeys),
       userLimit: config.credential.user_limit,
       listLimit: config.DEFAULT.list_limit || null,
+    });
+    // API keys (issue 6): verified with bcrypt once, then reused until the change feed moves.
+    const apiKeys = createApiKeyService({
+      store: createApiKeyStore(db.kysely.withPlugin(trackWrites(changes))),
+      passwordHashing: passwordHashOptions(config),
+      assume: (request) => tokens.assume(request),
+      hasRoleOnProject: async (userId, projectId) =>
+        (await providers.assignment.effectiveRolesOnProject(userId, await providers.identity.listGroupIds(userId), projectId)).length > 0,
+      userExists: async (userId) => (await providers.identity.getUser(userId)) !== undefined,
+      changes,
+      now,
+      options: { cacheTtlSeconds: API_KEY_CACHE_TTL_SECONDS, cacheSize: 10_000 },
+      log: options.log,
     });
     const metrics = createMetrics();
     const decisionLog = openDecisionLog(config.keystone_ts.decision_log);
@@ -470,6 +513,15 @@ export async function createService(
       ...policyBundleRoutes({ bundles }),
       ...tokenRestrictionRoutes({ restrictions: providers.tokenRestrictions, issuer: restrictedTokens, tokens, getRoles: (ids) => providers.assignment.rolesByIds(ids) }),
       ...oauth2TokenRoutes({ handlers: subjectTokenHandlers, now }),
+      ...serviceAccountRoutes({
+        serviceAccounts: providers.serviceAccounts,
+        projectDomain: async (id) => (await providers.resource.getProject(id))?.domain_id,
+      }),
+      ...apiKeyRoutes({
+        apiKeys,
+        serviceAccountOf: (userId) => providers.serviceAccounts.marker(userId),
+        userDomain: async (userId) => (await providers.identity.getUser(userId))?.domain_id,
+      }),
       ...revokeRoutes({ revoke: providers.revoke }),
       ...authRoutes({
         authenticator,
@@ -570,6 +622,7 @@ export async function createService(
       maxRequestBodySize: config.oslo_middleware.max_request_body_size,
       log: options.log,
       metrics,
+      apiKeys,
     });
     return {
       app,

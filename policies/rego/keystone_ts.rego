@@ -26,6 +26,28 @@ rules["keystone_ts:delete_token_restriction"] := {"scope_types": ["system", "dom
 
 rules["keystone_ts:create_restricted_token"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:create_restricted_token requires "}
 
+rules["keystone_ts:create_service_account"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:create_service_account requires (rule:admin_required) or (role:manager and project_id:%(target.service_account.project_id)s and not None:%(target.service_account.project_id)s) or (role:manager and domain_id:%(target.service_account.domain_id)s and not None:%(target.service_account.domain_id)s)"}
+
+rules["keystone_ts:list_service_accounts"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:list_service_accounts requires (rule:admin_required) or (role:manager and project_id:%(target.service_account.project_id)s and not None:%(target.service_account.project_id)s) or (role:manager and domain_id:%(target.service_account.domain_id)s and not None:%(target.service_account.domain_id)s)"}
+
+rules["keystone_ts:get_service_account"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:get_service_account requires (rule:admin_required) or (role:manager and project_id:%(target.service_account.project_id)s and not None:%(target.service_account.project_id)s) or (role:manager and domain_id:%(target.service_account.domain_id)s and not None:%(target.service_account.domain_id)s)"}
+
+rules["keystone_ts:update_service_account"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:update_service_account requires (rule:admin_required) or (role:manager and project_id:%(target.service_account.project_id)s and not None:%(target.service_account.project_id)s) or (role:manager and domain_id:%(target.service_account.domain_id)s and not None:%(target.service_account.domain_id)s)"}
+
+rules["keystone_ts:delete_service_account"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:delete_service_account requires (rule:admin_required) or (role:manager and project_id:%(target.service_account.project_id)s and not None:%(target.service_account.project_id)s) or (role:manager and domain_id:%(target.service_account.domain_id)s and not None:%(target.service_account.domain_id)s)"}
+
+rules["keystone_ts:create_api_key"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:create_api_key requires (rule:admin_required) or user_id:%(target.api_key.user_id)s or (role:manager and project_id:%(target.api_key.owner_project_id)s and not None:%(target.api_key.owner_project_id)s) or (role:manager and domain_id:%(target.api_key.owner_domain_id)s and not None:%(target.api_key.owner_domain_id)s)"}
+
+rules["keystone_ts:list_api_keys"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:list_api_keys requires (rule:admin_required) or user_id:%(target.api_key.user_id)s or (role:manager and project_id:%(target.api_key.owner_project_id)s and not None:%(target.api_key.owner_project_id)s) or (role:manager and domain_id:%(target.api_key.owner_domain_id)s and not None:%(target.api_key.owner_domain_id)s)"}
+
+rules["keystone_ts:get_api_key"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:get_api_key requires (rule:admin_required) or user_id:%(target.api_key.user_id)s or (role:manager and project_id:%(target.api_key.owner_project_id)s and not None:%(target.api_key.owner_project_id)s) or (role:manager and domain_id:%(target.api_key.owner_domain_id)s and not None:%(target.api_key.owner_domain_id)s)"}
+
+rules["keystone_ts:update_api_key"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:update_api_key requires (rule:admin_required) or user_id:%(target.api_key.user_id)s or (role:manager and project_id:%(target.api_key.owner_project_id)s and not None:%(target.api_key.owner_project_id)s) or (role:manager and domain_id:%(target.api_key.owner_domain_id)s and not None:%(target.api_key.owner_domain_id)s)"}
+
+rules["keystone_ts:revoke_api_key"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:revoke_api_key requires (rule:admin_required) or user_id:%(target.api_key.user_id)s or (role:manager and project_id:%(target.api_key.owner_project_id)s and not None:%(target.api_key.owner_project_id)s) or (role:manager and domain_id:%(target.api_key.owner_domain_id)s and not None:%(target.api_key.owner_domain_id)s)"}
+
+rules["keystone_ts:delete_api_key"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:delete_api_key requires (rule:admin_required) or user_id:%(target.api_key.user_id)s or (role:manager and project_id:%(target.api_key.owner_project_id)s and not None:%(target.api_key.owner_project_id)s) or (role:manager and domain_id:%(target.api_key.owner_domain_id)s and not None:%(target.api_key.owner_domain_id)s)"}
+
 default allow := false
 
 # allow: the action is in this area, the token's scope is accepted and the rule's check passes.
@@ -116,6 +138,61 @@ _check if {
 _check if {
 	input.action == "keystone_ts:create_restricted_token"
 	keystone_ts_create_restricted_token
+}
+
+_check if {
+	input.action == "keystone_ts:create_service_account"
+	keystone_ts_create_service_account
+}
+
+_check if {
+	input.action == "keystone_ts:list_service_accounts"
+	keystone_ts_list_service_accounts
+}
+
+_check if {
+	input.action == "keystone_ts:get_service_account"
+	keystone_ts_get_service_account
+}
+
+_check if {
+	input.action == "keystone_ts:update_service_account"
+	keystone_ts_update_service_account
+}
+
+_check if {
+	input.action == "keystone_ts:delete_service_account"
+	keystone_ts_delete_service_account
+}
+
+_check if {
+	input.action == "keystone_ts:create_api_key"
+	keystone_ts_create_api_key
+}
+
+_check if {
+	input.action == "keystone_ts:list_api_keys"
+	keystone_ts_list_api_keys
+}
+
+_check if {
+	input.action == "keystone_ts:get_api_key"
+	keystone_ts_get_api_key
+}
+
+_check if {
+	input.action == "keystone_ts:update_api_key"
+	keystone_ts_update_api_key
+}
+
+_check if {
+	input.action == "keystone_ts:revoke_api_key"
+	keystone_ts_revoke_api_key
+}
+
+_check if {
+	input.action == "keystone_ts:delete_api_key"
+	keystone_ts_delete_api_key
 }
 
 # keystone_ts:authz_decision: (empty: always true)
@@ -222,3 +299,302 @@ keystone_ts_delete_token_restriction if {
 
 # keystone_ts:create_restricted_token: (empty: always true)
 keystone_ts_create_restricted_token := true
+
+# keystone_ts:create_service_account: (rule:admin_required) or (role:manager and project_id:%(target.service_account.project_id)s and not None:%(target.service_account.project_id)s) or (role:manager and domain_id:%(target.service_account.domain_id)s and not None:%(target.service_account.domain_id)s)
+keystone_ts_create_service_account if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_create_service_account if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("project_id", data.keystone.oslo.render(input.target.service_account.project_id))
+	not _keystone_ts_create_service_account_1
+}
+
+keystone_ts_create_service_account if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.service_account.domain_id))
+	not _keystone_ts_create_service_account_2
+}
+
+_keystone_ts_create_service_account_1 if {
+	data.keystone.oslo.render(input.target.service_account.project_id) == "None"
+}
+
+_keystone_ts_create_service_account_2 if {
+	data.keystone.oslo.render(input.target.service_account.domain_id) == "None"
+}
+
+# keystone_ts:list_service_accounts: (rule:admin_required) or (role:manager and project_id:%(target.service_account.project_id)s and not None:%(target.service_account.project_id)s) or (role:manager and domain_id:%(target.service_account.domain_id)s and not None:%(target.service_account.domain_id)s)
+keystone_ts_list_service_accounts if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_list_service_accounts if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("project_id", data.keystone.oslo.render(input.target.service_account.project_id))
+	not _keystone_ts_list_service_accounts_1
+}
+
+keystone_ts_list_service_accounts if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.service_account.domain_id))
+	not _keystone_ts_list_service_accounts_2
+}
+
+_keystone_ts_list_service_accounts_1 if {
+	data.keystone.oslo.render(input.target.service_account.project_id) == "None"
+}
+
+_keystone_ts_list_service_accounts_2 if {
+	data.keystone.oslo.render(input.target.service_account.domain_id) == "None"
+}
+
+# keystone_ts:get_service_account: (rule:admin_required) or (role:manager and project_id:%(target.service_account.project_id)s and not None:%(target.service_account.project_id)s) or (role:manager and domain_id:%(target.service_account.domain_id)s and not None:%(target.service_account.domain_id)s)
+keystone_ts_get_service_account if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_get_service_account if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("project_id", data.keystone.oslo.render(input.target.service_account.project_id))
+	not _keystone_ts_get_service_account_1
+}
+
+keystone_ts_get_service_account if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.service_account.domain_id))
+	not _keystone_ts_get_service_account_2
+}
+
+_keystone_ts_get_service_account_1 if {
+	data.keystone.oslo.render(input.target.service_account.project_id) == "None"
+}
+
+_keystone_ts_get_service_account_2 if {
+	data.keystone.oslo.render(input.target.service_account.domain_id) == "None"
+}
+
+# keystone_ts:update_service_account: (rule:admin_required) or (role:manager and project_id:%(target.service_account.project_id)s and not None:%(target.service_account.project_id)s) or (role:manager and domain_id:%(target.service_account.domain_id)s and not None:%(target.service_account.domain_id)s)
+keystone_ts_update_service_account if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_update_service_account if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("project_id", data.keystone.oslo.render(input.target.service_account.project_id))
+	not _keystone_ts_update_service_account_1
+}
+
+keystone_ts_update_service_account if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.service_account.domain_id))
+	not _keystone_ts_update_service_account_2
+}
+
+_keystone_ts_update_service_account_1 if {
+	data.keystone.oslo.render(input.target.service_account.project_id) == "None"
+}
+
+_keystone_ts_update_service_account_2 if {
+	data.keystone.oslo.render(input.target.service_account.domain_id) == "None"
+}
+
+# keystone_ts:delete_service_account: (rule:admin_required) or (role:manager and project_id:%(target.service_account.project_id)s and not None:%(target.service_account.project_id)s) or (role:manager and domain_id:%(target.service_account.domain_id)s and not None:%(target.service_account.domain_id)s)
+keystone_ts_delete_service_account if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_delete_service_account if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("project_id", data.keystone.oslo.render(input.target.service_account.project_id))
+	not _keystone_ts_delete_service_account_1
+}
+
+keystone_ts_delete_service_account if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.service_account.domain_id))
+	not _keystone_ts_delete_service_account_2
+}
+
+_keystone_ts_delete_service_account_1 if {
+	data.keystone.oslo.render(input.target.service_account.project_id) == "None"
+}
+
+_keystone_ts_delete_service_account_2 if {
+	data.keystone.oslo.render(input.target.service_account.domain_id) == "None"
+}
+
+# keystone_ts:create_api_key: (rule:admin_required) or user_id:%(target.api_key.user_id)s or (role:manager and project_id:%(target.api_key.owner_project_id)s and not None:%(target.api_key.owner_project_id)s) or (role:manager and domain_id:%(target.api_key.owner_domain_id)s and not None:%(target.api_key.owner_domain_id)s)
+keystone_ts_create_api_key if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_create_api_key if {
+	data.keystone.oslo.creds_match_1("user_id", data.keystone.oslo.render(input.target.api_key.user_id))
+}
+
+keystone_ts_create_api_key if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("project_id", data.keystone.oslo.render(input.target.api_key.owner_project_id))
+	not _keystone_ts_create_api_key_1
+}
+
+keystone_ts_create_api_key if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.api_key.owner_domain_id))
+	not _keystone_ts_create_api_key_2
+}
+
+_keystone_ts_create_api_key_1 if {
+	data.keystone.oslo.render(input.target.api_key.owner_project_id) == "None"
+}
+
+_keystone_ts_create_api_key_2 if {
+	data.keystone.oslo.render(input.target.api_key.owner_domain_id) == "None"
+}
+
+# keystone_ts:list_api_keys: (rule:admin_required) or user_id:%(target.api_key.user_id)s or (role:manager and project_id:%(target.api_key.owner_project_id)s and not None:%(target.api_key.owner_project_id)s) or (role:manager and domain_id:%(target.api_key.owner_domain_id)s and not None:%(target.api_key.owner_domain_id)s)
+keystone_ts_list_api_keys if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_list_api_keys if {
+	data.keystone.oslo.creds_match_1("user_id", data.keystone.oslo.render(input.target.api_key.user_id))
+}
+
+keystone_ts_list_api_keys if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("project_id", data.keystone.oslo.render(input.target.api_key.owner_project_id))
+	not _keystone_ts_list_api_keys_1
+}
+
+keystone_ts_list_api_keys if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.api_key.owner_domain_id))
+	not _keystone_ts_list_api_keys_2
+}
+
+_keystone_ts_list_api_keys_1 if {
+	data.keystone.oslo.render(input.target.api_key.owner_project_id) == "None"
+}
+
+_keystone_ts_list_api_keys_2 if {
+	data.keystone.oslo.render(input.target.api_key.owner_domain_id) == "None"
+}
+
+# keystone_ts:get_api_key: (rule:admin_required) or user_id:%(target.api_key.user_id)s or (role:manager and project_id:%(target.api_key.owner_project_id)s and not None:%(target.api_key.owner_project_id)s) or (role:manager and domain_id:%(target.api_key.owner_domain_id)s and not None:%(target.api_key.owner_domain_id)s)
+keystone_ts_get_api_key if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_get_api_key if {
+	data.keystone.oslo.creds_match_1("user_id", data.keystone.oslo.render(input.target.api_key.user_id))
+}
+
+keystone_ts_get_api_key if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("project_id", data.keystone.oslo.render(input.target.api_key.owner_project_id))
+	not _keystone_ts_get_api_key_1
+}
+
+keystone_ts_get_api_key if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.api_key.owner_domain_id))
+	not _keystone_ts_get_api_key_2
+}
+
+_keystone_ts_get_api_key_1 if {
+	data.keystone.oslo.render(input.target.api_key.owner_project_id) == "None"
+}
+
+_keystone_ts_get_api_key_2 if {
+	data.keystone.oslo.render(input.target.api_key.owner_domain_id) == "None"
+}
+
+# keystone_ts:update_api_key: (rule:admin_required) or user_id:%(target.api_key.user_id)s or (role:manager and project_id:%(target.api_key.owner_project_id)s and not None:%(target.api_key.owner_project_id)s) or (role:manager and domain_id:%(target.api_key.owner_domain_id)s and not None:%(target.api_key.owner_domain_id)s)
+keystone_ts_update_api_key if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_update_api_key if {
+	data.keystone.oslo.creds_match_1("user_id", data.keystone.oslo.render(input.target.api_key.user_id))
+}
+
+keystone_ts_update_api_key if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("project_id", data.keystone.oslo.render(input.target.api_key.owner_project_id))
+	not _keystone_ts_update_api_key_1
+}
+
+keystone_ts_update_api_key if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.api_key.owner_domain_id))
+	not _keystone_ts_update_api_key_2
+}
+
+_keystone_ts_update_api_key_1 if {
+	data.keystone.oslo.render(input.target.api_key.owner_project_id) == "None"
+}
+
+_keystone_ts_update_api_key_2 if {
+	data.keystone.oslo.render(input.target.api_key.owner_domain_id) == "None"
+}
+
+# keystone_ts:revoke_api_key: (rule:admin_required) or user_id:%(target.api_key.user_id)s or (role:manager and project_id:%(target.api_key.owner_project_id)s and not None:%(target.api_key.owner_project_id)s) or (role:manager and domain_id:%(target.api_key.owner_domain_id)s and not None:%(target.api_key.owner_domain_id)s)
+keystone_ts_revoke_api_key if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_revoke_api_key if {
+	data.keystone.oslo.creds_match_1("user_id", data.keystone.oslo.render(input.target.api_key.user_id))
+}
+
+keystone_ts_revoke_api_key if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("project_id", data.keystone.oslo.render(input.target.api_key.owner_project_id))
+	not _keystone_ts_revoke_api_key_1
+}
+
+keystone_ts_revoke_api_key if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.api_key.owner_domain_id))
+	not _keystone_ts_revoke_api_key_2
+}
+
+_keystone_ts_revoke_api_key_1 if {
+	data.keystone.oslo.render(input.target.api_key.owner_project_id) == "None"
+}
+
+_keystone_ts_revoke_api_key_2 if {
+	data.keystone.oslo.render(input.target.api_key.owner_domain_id) == "None"
+}
+
+# keystone_ts:delete_api_key: (rule:admin_required) or user_id:%(target.api_key.user_id)s or (role:manager and project_id:%(target.api_key.owner_project_id)s and not None:%(target.api_key.owner_project_id)s) or (role:manager and domain_id:%(target.api_key.owner_domain_id)s and not None:%(target.api_key.owner_domain_id)s)
+keystone_ts_delete_api_key if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_delete_api_key if {
+	data.keystone.oslo.creds_match_1("user_id", data.keystone.oslo.render(input.target.api_key.user_id))
+}
+
+keystone_ts_delete_api_key if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("project_id", data.keystone.oslo.render(input.target.api_key.owner_project_id))
+	not _keystone_ts_delete_api_key_1
+}
+
+keystone_ts_delete_api_key if {
+	data.keystone.oslo.has_role("manager")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.api_key.owner_domain_id))
+	not _keystone_ts_delete_api_key_2
+}
+
+_keystone_ts_delete_api_key_1 if {
+	data.keystone.oslo.render(input.target.api_key.owner_project_id) == "None"
+}
+
+_keystone_ts_delete_api_key_2 if {
+	data.keystone.oslo.render(input.target.api_key.owner_domain_id) == "None"
+}

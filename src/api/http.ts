@@ -118,6 +118,14 @@ export interface HttpDeps {
   readonly maxRequestBodySize: number;
   readonly log: (record: Record<string, unknown>) => void;
   readonly metrics: Metrics;
+  /**
+   * API keys (src/api-key): `Authorization: Bearer kts_...` on any authenticated route when no
+   * X-Auth-Token is given, as Keystone-NG accepts its keys (Bearer only, never X-Auth-Token).
+   */
+  readonly apiKeys?: {
+    recognizes(text: string): boolean;
+    authenticate(key: string, source: string | undefined): Promise<ValidatedToken>;
+  };
 }
 
 function expressPath(path: string): string {
@@ -213,18 +221,27 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     next();
   });
 
-  async function authenticate(req: Request, route: Route): Promise<Caller> {
-    const tokenText = req.headers['x-auth-token'] ?? (route.bearerToken ? bearerToken(req.headers.authorization) : undefined);
+  /** The caller's validated token, from X-Auth-Token, a Bearer API key, or (some routes) a Bearer token. */
+  async function callerToken(req: Request, route: Route): Promise<ValidatedToken> {
+    const authToken = req.headers['x-auth-token'];
+    const bearer = bearerToken(req.headers.authorization);
+    if ((authToken === undefined || authToken === '') && bearer !== undefined && deps.apiKeys?.recognizes(bearer)) {
+      return deps.apiKeys.authenticate(bearer, req.socket.remoteAddress);
+    }
+    const tokenText = authToken ?? (route.bearerToken ? bearer : undefined);
     if (typeof tokenText !== 'string' || tokenText === '') throw new Unauthorized('no X-Auth-Token');
-    let token: ValidatedToken;
     try {
-      token = await deps.tokens.validate(tokenText);
+      return await deps.tokens.validate(tokenText);
     } catch (error) {
       // As the caller's token, "not found" is "not authenticated" (spec 1.6); other errors
       // (a deleted user's 404) keep their status.
       if (error instanceof TokenNotFound) throw new Unauthorized(error.reason ?? error.message);
       throw error;
     }
+  }
+
+  async function authenticate(req: Request, route: Route): Promise<Caller> {
+    const token = await callerToken(req, route);
     // An EC2 token proves a signed request, not a caller (auth_context.py); as X-Auth-Token it
     // would let whoever intercepts one call the API with the credential owner's roles.
     if (token.data.methods.includes('ec2credential')) throw new Forbidden('EC2 credential tokens cannot be used for authorization.');

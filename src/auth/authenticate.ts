@@ -59,6 +59,8 @@ export interface AuthenticatorDeps {
   readonly receipts?: Pick<ReceiptProvider, 'validate'>;
   /** OS-TRUST: absent, trust-scoped requests are refused. */
   readonly trusts?: TrustScopeSource;
+  /** Service accounts: refused every interactive method (password, TOTP, passkey). */
+  readonly isServiceAccount?: (userId: string) => Promise<boolean>;
 }
 
 /** The trusts a trust-scoped request names, and the use each issued token consumes. */
@@ -200,8 +202,18 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     return user;
   }
 
+  /**
+   * A service account is a machine: it proves itself with an application credential, an API
+   * key or its platform's token, never with something a person types. Checked before the
+   * secret, so a refusal neither verifies a password nor counts toward lockout.
+   */
+  async function refuseServiceAccount(user: User, method: string): Promise<void> {
+    if (deps.isServiceAccount && (await deps.isServiceAccount(user.id))) throw new Unauthorized(`user ${user.id} is a service account: ${method} login refused`);
+  }
+
   async function passwordMethod(payload: Json): Promise<MethodResult> {
     const user = await lookupUser(payload);
+    await refuseServiceAccount(user, 'password');
     const password = asObject(payload['user'])?.['password'];
     if (typeof password !== 'string') throw new Unauthorized('no password given');
     // The lockout counter is released only once the whole request succeeded (see below).
@@ -217,6 +229,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     if (!deps.totp) throw new AuthMethodNotSupported(options.methods);
     const totp = deps.totp;
     const user = await lookupUser(payload, 'totp');
+    await refuseServiceAccount(user, 'totp');
     const passcode = asObject(payload['user'])?.['passcode'];
     await deps.identity.authenticateWithSecondFactor(user.id, () => totp.verify(user.id, passcode), 'Invalid username or TOTP passcode');
     return { userId: user.id };

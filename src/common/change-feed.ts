@@ -86,7 +86,7 @@ export function trackWrites(changes: ChangeFeed): KyselyPlugin {
  * succeeds, never whether an issued token is valid, so writing them must not drop every
  * cached token: with lockout enabled, every login writes them.
  */
-export const BOOKKEEPING_COLUMNS: ReadonlySet<string> = new Set(['failed_auth_count', 'failed_auth_at', 'last_active_at']);
+export const BOOKKEEPING_COLUMNS: ReadonlySet<string> = new Set(['failed_auth_count', 'failed_auth_at', 'last_active_at', 'last_used_at']);
 
 function isBookkeepingUpdate(node: RootOperationNode): boolean {
   if (!UpdateQueryNode.is(node) || !node.updates || node.updates.length === 0) return false;

@@ -501,6 +501,32 @@ export interface KeystoneTsTokenRestrictionRoleTable {
   role_id: string;
 }
 
+/** A user that is a service account, and its owner (migration 0006). */
+export interface KeystoneTsServiceAccountTable {
+  user_id: string;
+  owner_project_id: string | null;
+  owner_domain_id: string;
+  created_at: Generated<Timestamp>;
+}
+
+/** An API key: the secret's slow hash, never the secret (migration 0006). */
+export interface KeystoneTsApiKeyTable {
+  id: string;
+  prefix: string;
+  secret_hash: string;
+  user_id: string;
+  project_id: string | null;
+  description: string | null;
+  /** JSON array of CIDRs; null: any source. */
+  allowed_ips: JsonText | null;
+  enabled: boolean;
+  expires_at: Timestamp;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  revoked_by: string | null;
+}
+
 export interface KeystoneDatabase {
   access_rule: AccessRuleTable;
   access_token: AccessTokenTable;
@@ -556,6 +582,8 @@ export interface KeystoneDatabase {
   keystone_ts_policy_bundle: KeystoneTsPolicyBundleTable;
   keystone_ts_token_restriction: KeystoneTsTokenRestrictionTable;
   keystone_ts_token_restriction_role: KeystoneTsTokenRestrictionRoleTable;
+  keystone_ts_service_account: KeystoneTsServiceAccountTable;
+  keystone_ts_api_key: KeystoneTsApiKeyTable;
 }
 
 /** Keystone's tables (what upstream's alembic creates), for checks and tests. */

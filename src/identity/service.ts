@@ -1,4 +1,4 @@
-import { Conflict, NotFound, PasswordExpired, Unauthorized, ValidationError } from '../common/errors.js';
+import { Conflict, ForbiddenNotSecurity, NotFound, PasswordExpired, Unauthorized, ValidationError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import { attrAsBoolean, matchesFilter, MarkerNotFound, paginate, type ListFilter, type Page } from '../common/list-hints.js';
 import type { RevocationService } from '../revoke/service.js';
@@ -36,6 +36,10 @@ export interface IdentityServiceDeps {
   readonly resource?: IdentityResourceLookup;
   /** [identity] list_limit, else [DEFAULT] list_limit; null: no limit. */
   readonly listLimit?: number | null;
+  /** Service accounts (src/identity/service-accounts.ts) never get a password. */
+  readonly isServiceAccount?: (userId: string) => Promise<boolean>;
+  /** Throws when a disabled user may not be enabled (a service account under a disabled owner). */
+  readonly assertMayEnable?: (userId: string) => Promise<void>;
 }
 
 /** A user as the identity API renders it (show adds the federated objects). */
@@ -151,6 +155,16 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     regex.lastIndex = 0;
     if (!regex.test(password)) {
       throw new PasswordValidationError(`The password does not match the requirements: ${String(compliance.password_regex_description ?? 'None')}.`);
+    }
+  }
+
+  /**
+   * A service account is non-interactive: a password set through the v3 API (by an admin or an
+   * upstream Keystone client) would give it an interactive login the marker is there to refuse.
+   */
+  async function refusePasswordForServiceAccount(id: string): Promise<void> {
+    if (deps.isServiceAccount && (await deps.isServiceAccount(id))) {
+      throw new ForbiddenNotSecurity(`User ${id} is a service account and cannot have a password; use an application credential or an API key.`);
     }
   }
 
@@ -374,6 +388,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       const current = await requireUser(id);
       const now = deps.now();
       if ('domain_id' in body && body['domain_id'] !== current.domain_id) throw new ValidationError('Cannot change Domain ID');
+      if ('password' in body && body['password'] !== null) await refusePasswordForServiceAccount(id);
       if ('password' in body) validatePassword(body['password']);
       const name = typeof body['name'] === 'string' ? body['name'].trim() : undefined;
       if ('id' in body && body['id'] !== id) throw new ValidationError('Cannot change user ID');
@@ -382,6 +397,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       // An empty or absent list keeps the user's federated objects; a list replaces them.
       const federated = Array.isArray(body['federated']) && body['federated'].length > 0 ? await federatedRows(body['federated']) : undefined;
       const wasEnabled = toUser(current, now).enabled;
+      if (body['enabled'] === true && !current.enabled) await deps.assertMayEnable?.(id);
       // Keystone rewrites every attribute from the merged record, so the enabled setter runs on
       // each update: an enabled result resets the lockout counter (and the inactivity clock).
       const enabled = 'enabled' in body ? body['enabled'] === true : wasEnabled;
@@ -436,6 +452,8 @@ export function createIdentityService(deps: IdentityServiceDeps) {
      * self-service change.
      */
     async changePassword(id: string, originalPassword: string, password: string): Promise<void> {
+      // Before the original password is checked: a refusal must not count toward lockout.
+      await refusePasswordForServiceAccount(id);
       try {
         await authenticatePassword(id, originalPassword);
       } catch (error) {

@@ -24,6 +24,11 @@ export interface ResourceServiceDeps {
   readonly revoke: RevocationService;
   readonly now: () => Date;
   readonly options: ResourceServiceOptions;
+  /**
+   * Called after projects or domains were disabled or deleted: what they own (service accounts)
+   * is disabled with them. The resource service knows nothing of owners beyond this call.
+   */
+  readonly ownersDisabled?: (owners: { projectIds: readonly string[]; domainIds: readonly string[] }) => Promise<unknown>;
 }
 
 
@@ -248,6 +253,9 @@ export function createResourceService(deps: ResourceServiceDeps) {
       if (error instanceof DuplicateEntry) throw new Conflict('project', conflictMessage({ ...original, name: name ?? original.name }));
       throw error;
     }
+    if (wasEnabled && 'enabled' in body && !enabled) {
+      await deps.ownersDisabled?.(original.is_domain ? { projectIds: [], domainIds: [original.id] } : { projectIds: [original.id], domainIds: [] });
+    }
     return getAny(original.id);
   }
 
@@ -265,6 +273,7 @@ export function createResourceService(deps: ResourceServiceDeps) {
     const { userIds } = await store.deleteDomain(domain.id, inDomain.map((p) => p.id), deps.now());
     for (const p of [...inDomain, domain]) await deps.revoke.revoke({ project_id: p.id });
     for (const userId of userIds) await deps.revoke.revoke({ user_id: userId });
+    await deps.ownersDisabled?.({ projectIds: inDomain.map((p) => p.id), domainIds: [domain.id] });
   }
 
   return {
@@ -403,6 +412,7 @@ export function createResourceService(deps: ResourceServiceDeps) {
       const doomed = [...subtree.reverse(), project];
       await store.deleteProjects(doomed.map((p) => p.id), deps.now());
       for (const p of doomed) await deps.revoke.revoke({ project_id: p.id });
+      await deps.ownersDisabled?.({ projectIds: doomed.map((p) => p.id), domainIds: [] });
     },
 
     async getTag(projectId: string, tag: string): Promise<void> {

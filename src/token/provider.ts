@@ -426,6 +426,23 @@ export function createTokenProvider(deps: TokenProviderDeps) {
       };
     },
 
+    /**
+     * The validated token of a request authenticated by other means than a token (an API key):
+     * every check a token gets at validation (scope enabled, roles held now, user enabled, not
+     * revoked), with no token text made. Failures are those of validation (401 family, 404s).
+     */
+    async assume(request: { userId: string; methods: readonly string[]; projectId: string | null; expiresAt: Date }): Promise<ValidatedToken> {
+      const now = deps.now();
+      const data = tokenContent({
+        userId: request.userId,
+        methods: [...request.methods],
+        auditIds: [newAuditId()],
+        expiresAt: wholeSeconds(request.expiresAt),
+        projectId: request.projectId,
+      });
+      return check({ ...data, issuedAt: wholeSeconds(now) });
+    },
+
     /** DELETE /v3/auth/tokens: revokes this token only, by its audit id (spec 3.3). */
     async revoke(token: ValidatedToken): Promise<void> {
       await deps.revoke.revoke({ audit_id: token.auditId });

@@ -27,7 +27,7 @@ export interface TestServer {
 export async function startTestServer(
   db: Db,
   settings: Record<string, string> = {},
-  options: { shareKeysWith?: TestServer } = {},
+  options: { shareKeysWith?: TestServer; log?: (record: Record<string, unknown>) => void } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'kts-test-'));
   // Servers of one deployment share their key repositories, as Keystone nodes must.
@@ -48,7 +48,7 @@ export async function startTestServer(
     env[`KEYSTONE_TS_${section!.toUpperCase()}__${option!.toUpperCase()}`] = value;
   }
   const config = loadConfig({ configFiles: [], env });
-  const service = await createService(config, { log: () => undefined, db });
+  const service = await createService(config, { log: options.log ?? (() => undefined), db });
   const server: Server = service.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
