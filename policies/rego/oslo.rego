@@ -83,6 +83,35 @@ scope_violation(action, meta) := v if {
 	v := {"field": "credentials.scope", "message": message}
 }
 
+# A restricted token (credentials.restriction) is refused any action its restriction does not
+# list (`*` matches any run of characters) and any request from outside its source ranges.
+restriction_violation(action) := v if {
+	r := input.credentials.restriction
+	is_array(r.actions)
+	not _restriction_action(r.actions, action)
+	v := {"field": "credentials.restriction.actions", "message": concat("", ["token restriction ", r.id, " does not allow ", action])}
+} else := v if {
+	r := input.credentials.restriction
+	is_array(r.source_cidrs)
+	not _restriction_source(r.source_cidrs)
+	v := {"field": "credentials.restriction.source_cidrs", "message": concat("", ["token restriction ", r.id, " does not allow requests from ", _source_text])}
+}
+
+# No delimiters: `*` crosses ':' and '.' alike.
+_restriction_action(patterns, action) if {
+	some pattern in patterns
+	glob.match(pattern, null, action)
+}
+
+_restriction_source(cidrs) if {
+	some cidr in cidrs
+	net.cidr_contains(cidr, input.request.source)
+}
+
+_source_text := input.request.source if {
+	is_string(input.request.source)
+} else := "an unknown address"
+
 # What a failed check required: the override's check string, or the default's including the
 # deprecated alternative when it applied.
 requirement(action, meta) := data.overrides[action].requires if {

@@ -8,19 +8,28 @@ rules["identity:revocation_list"] := {"scope_types": ["system", "project"], "req
 
 default allow := false
 
-# allow: the action is in this area, the token's scope is accepted and the rule's check passes.
+# allow: the action is in this area, a restricted token's restriction allows it, the token's
+# scope is accepted and the rule's check passes.
 allow if {
 	meta := rules[input.action]
+	not data.keystone.oslo.restriction_violation(input.action)
 	not data.keystone.oslo.scope_violation(input.action, meta)
 	_decides
 }
 
 violations contains v if {
+	rules[input.action]
+	v := data.keystone.oslo.restriction_violation(input.action)
+}
+
+violations contains v if {
+	not data.keystone.oslo.restriction_violation(input.action)
 	v := data.keystone.oslo.scope_violation(input.action, rules[input.action])
 }
 
 violations contains v if {
 	meta := rules[input.action]
+	not data.keystone.oslo.restriction_violation(input.action)
 	not data.keystone.oslo.scope_violation(input.action, meta)
 	not _decides
 	v := {"field": "credentials", "message": data.keystone.oslo.requirement(input.action, meta)}

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { BlockList, isIP } from 'node:net';
+import type { BlockList } from 'node:net';
+import { allowList, parseCidr, sourceAllowed } from '../common/cidr.js';
 import { Conflict, KeystoneError, NotFound, Unauthorized, ValidationError } from '../common/errors.js';
 import type { ChangeFeed } from '../common/change-feed.js';
 import { hashPassword, verifyPassword, type PasswordHashOptions } from '../identity/password-hash.js';
@@ -42,40 +43,6 @@ function base62(length: number): string {
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
-
-/** `a.b.c.d/n`, `x::y/n`, or a bare address (a host): normalized to address/length. */
-export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
-  const [address, length, ...rest] = text.split('/');
-  if (rest.length > 0 || address === undefined) return undefined;
-  const version = isIP(address);
-  if (version === 0) return undefined;
-  const max = version === 4 ? 32 : 128;
-  if (length !== undefined && !/^\d{1,3}$/.test(length)) return undefined;
-  const prefix = length === undefined ? max : Number(length);
-  if (prefix > max) return undefined;
-  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
-}
-
-/** The source ranges of a key as a BlockList (used as an allow list). */
-function allowList(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const parsed = parseCidr(cidr);
-    if (parsed) list.addSubnet(parsed.address, parsed.prefix, parsed.family);
-  }
-  return list;
-}
-
-/** Whether `source` (the socket's peer) is inside one of the ranges; an IPv4-mapped IPv6 address counts as IPv4. */
-export function sourceAllowed(list: BlockList | null, source: string | undefined): boolean {
-  if (list === null) return true;
-  if (!source) return false;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(source);
-  const address = mapped ? mapped[1]! : source;
-  const family = isIP(address);
-  if (family === 0) return false;
-  return list.check(address, family === 4 ? 'ipv4' : 'ipv6');
-}
 
 export interface ApiKeyCreate {
   readonly userId: string;

@@ -18,6 +18,7 @@ import type { Metrics } from '../common/metrics.js';
 import type { Credentials, PolicyEngine, PolicyInput } from '../policy/pdp.js';
 import type { TokenProvider, ValidatedToken } from '../token/provider.js';
 import type { SchemaRegistry } from './validation.js';
+import { normalizeSource } from '../common/cidr.js';
 
 /** `bodyMemberDefault` for a member the body must carry. */
 export const REQUIRED: unique symbol = Symbol('required body member');
@@ -296,7 +297,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       body,
       baseUrl: baseUrlOf(req, deps.publicEndpoint),
       requestId: String(res.getHeader('x-openstack-request-id')),
-      sourceAddress: req.socket.remoteAddress,
+      sourceAddress: normalizeSource(req.socket.remoteAddress),
       caller,
     };
     if (route.action && caller) {

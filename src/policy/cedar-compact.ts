@@ -6,6 +6,9 @@
  * a single flat context, and so policies the configuration switches turn off are not evaluated.
  */
 import type * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { RESTRICTION_FACTS } from './restriction.js';
+
+const RESTRICTION_FACT_KEYS: ReadonlySet<string> = new Set(Object.values(RESTRICTION_FACTS));
 
 /** Where principal attributes go in the compact context: keys no target key takes. */
 export const PRINCIPAL_KEY_PREFIX = 'principal.';
@@ -16,6 +19,8 @@ export interface CompactPolicySet {
   readonly attributes: readonly string[];
   /** Target keys the surviving policies read. */
   readonly targetKeys: readonly string[];
+  /** Whether the surviving policies read the restriction's facts (src/policy/restriction.ts). */
+  readonly restrictionFacts: boolean;
   /** Set attributes the policies only test with contains("literal"): only those members matter. */
   readonly setFilters: ReadonlyMap<string, ReadonlySet<string>>;
 }
@@ -71,6 +76,8 @@ function rewrite(body: unknown, switches: Readonly<Record<string, boolean>>): un
       if (isVar(access.left, 'context') && Object.prototype.hasOwnProperty.call(switches, access.attr)) {
         return { Value: op === 'has' ? true : switches[access.attr]! };
       }
+      // The restriction's facts are top-level context keys in both forms.
+      if (isVar(access.left, 'context') && RESTRICTION_FACT_KEYS.has(access.attr)) return node;
       const inner = attrAccess(access.left, '.');
       if (inner && isVar(inner.left, 'context') && inner.attr === 'target') return { [op]: { left: { Var: 'context' }, attr: access.attr } };
     }
@@ -128,7 +135,9 @@ function usage(policies: readonly cedar.PolicyJson[], setAttributes: ReadonlySet
     }
     return undefined;
   };
+  let restrictionFacts = false;
   const note = (key: string, wholeUse: boolean) => {
+    if (RESTRICTION_FACT_KEYS.has(key)) return void (restrictionFacts = true);
     if (!key.startsWith(PRINCIPAL_KEY_PREFIX)) return void targetKeys.add(key);
     const name = key.slice(PRINCIPAL_KEY_PREFIX.length);
     attributes.add(name);
@@ -152,7 +161,7 @@ function usage(policies: readonly cedar.PolicyJson[], setAttributes: ReadonlySet
   for (const policy of policies) policy.conditions.forEach((clause) => walk(clause.body));
   const setFilters = new Map<string, ReadonlySet<string>>();
   for (const name of setAttributes) if (attributes.has(name) && !wholeSets.has(name)) setFilters.set(name, literals.get(name) ?? new Set());
-  return { attributes: [...attributes], targetKeys: [...targetKeys], setFilters };
+  return { attributes: [...attributes], targetKeys: [...targetKeys], setFilters, restrictionFacts };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { type Check, literalLeft, parseCheck, PolicySyntaxError, pythonStr } from './oslo.js';
 import type { Credentials, PolicyRule } from './pdp.js';
+import { RESTRICTION_FACTS } from './restriction.js';
 
 /**
  * oslo.policy rules compiled onto Cedar (docs/decisions/0005-cedar-mapping.md).
@@ -83,6 +84,9 @@ export const PRINCIPAL_TYPE = 'User';
 export const RESOURCE_TYPE = 'Target';
 export const TARGET_VALUES_TYPE = 'TargetValues';
 export const SCOPE_GROUP_PREFIX = 'scope_types:';
+
+/** The forbid policies of restriction.cedar, by the limit they enforce. */
+export const RESTRICTION_POLICY_IDS = { actions: 'restriction:actions', sourceCidrs: 'restriction:source_cidrs' } as const;
 
 /** A Cedar boolean expression with constants folded, so `is_admin:1` (always false) disappears. */
 type Expr =
@@ -366,6 +370,10 @@ function schemaText(rules: readonly PolicyRule[], targetKeys: readonly string[],
     '  enforce_scope: Bool,',
     '  enforce_new_defaults: Bool,',
     `  target: ${TARGET_VALUES_TYPE},`,
+    '  // A restricted token: whether its restriction lists the action and its ranges hold the',
+    '  // request\'s source (src/policy/restriction.ts); absent when it sets no such limit.',
+    `  ${cedarString(RESTRICTION_FACTS.actions)}?: Bool,`,
+    `  ${cedarString(RESTRICTION_FACTS.sourceCidrs)}?: Bool,`,
     '};',
     '',
     '// One group per scope_types list; scope.cedar forbids other token scopes when enforce_scope is on.',
@@ -424,6 +432,15 @@ export function compileCedar(rules: readonly PolicyRule[]): CompiledCedar {
 
   const policyFiles = new Map<string, string>();
   for (const area of [...areas.keys()].sort()) policyFiles.set(`${area}.cedar`, `${HEADER}\n${areas.get(area)!.join('\n\n')}\n`);
+  const fact = (key: string) => `context has ${cedarString(key)} && !context[${cedarString(key)}]`;
+  policyFiles.set(
+    'restriction.cedar',
+    `${HEADER}// A restricted token is refused every action its restriction does not list and requests from\n` +
+      `// outside its source ranges, whatever the permits say. Cedar cannot match patterns or ranges held\n` +
+      `// as data, so the engine supplies the two facts (src/policy/restriction.ts).\n\n` +
+      `@id(${cedarString(RESTRICTION_POLICY_IDS.actions)})\nforbid (principal, action, resource)\nwhen { ${fact(RESTRICTION_FACTS.actions)} };\n\n` +
+      `@id(${cedarString(RESTRICTION_POLICY_IDS.sourceCidrs)})\nforbid (principal, action, resource)\nwhen { ${fact(RESTRICTION_FACTS.sourceCidrs)} };\n`,
+  );
   policyFiles.set('scope.cedar', `${HEADER}// scope_types: with enforce_scope, a token of another scope is refused whatever the permits say.\n\n${scopePolicies.join('\n\n')}\n`);
   const targetKeys = [...state.targetKeys].sort();
   return { policyFiles, schema: schemaText(rules, targetKeys, groups), targetKeys };

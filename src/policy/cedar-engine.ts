@@ -7,11 +7,13 @@ import {
   CREDENTIAL_ATTRIBUTES,
   PRINCIPAL_TYPE,
   RESOURCE_TYPE,
+  RESTRICTION_POLICY_IDS,
   SCOPE_GROUP_PREFIX,
   TARGET_VALUES_TYPE,
   TOKEN_ATTRIBUTES,
 } from './cedar-compile.js';
 import { compactPolicySet, PRINCIPAL_KEY_PREFIX } from './cedar-compact.js';
+import { actionViolation, restrictionFacts, RESTRICTION_FACTS, sourceViolation } from './restriction.js';
 import { pythonStr } from './oslo.js';
 import { type Credentials, flattenTarget, type PolicyEngine, type PolicyInput, type Violation } from './pdp.js';
 
@@ -221,6 +223,8 @@ interface ActionPlan {
   readonly targetKeys: readonly string[];
   /** Set attributes reduced to the members the policies test for. */
   readonly setFilters: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Whether the action's policies read the restriction's facts (restriction.cedar). */
+  readonly restrictionFacts: boolean;
 }
 
 /** Every principal attribute is built once per credentials object (they live as long as their token). */
@@ -261,7 +265,7 @@ export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
     }
     for (const text of Object.values(unvalidated)) validated.add(text);
   }
-  const facts = schemaFacts(options.schema);
+  const schema = schemaFacts(options.schema);
 
   const schemaName = `keystone-ts-schema-${schemaDigest}`;
   if (!preparsedIds.has(schemaName)) {
@@ -274,8 +278,8 @@ export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
   const plans = new Map<string, ActionPlan>();
   const allAttributes = [...Object.keys(CREDENTIAL_ATTRIBUTES), ...Object.values(TOKEN_ATTRIBUTES), 'scope'];
   const switches = { enforce_scope: options.enforceScope, enforce_new_defaults: options.enforceNewDefaults };
-  for (const action of facts.actions.keys()) {
-    const relevant = [...parsed].filter(([, policy]) => appliesTo(policy.json.action, action, facts));
+  for (const action of schema.actions.keys()) {
+    const relevant = [...parsed].filter(([, policy]) => appliesTo(policy.json.action, action, schema));
     const compact = options.validateRequests
       ? undefined
       : compactPolicySet(relevant.map(([id, policy]) => [id, policy.json] as const), action, switches, SET_ATTRIBUTES);
@@ -293,7 +297,7 @@ export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
     }
     // Without the schema in the request, Cedar learns an action's groups (scope_types) only from
     // the action entity sent with it, so each action's entity is built once here.
-    const parents = [...(facts.ancestors.get(action) ?? [])].map((id) => ({ type: 'Action', id }));
+    const parents = [...(schema.ancestors.get(action) ?? [])].map((id) => ({ type: 'Action', id }));
     // Each field of a request costs, so it carries only the attributes and target keys this
     // action's policies mention. Mention is a plain substring test: it can only include too
     // much, never too little.
@@ -302,8 +306,9 @@ export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
       policySetId,
       entity: compact ? undefined : { uid: { type: 'Action', id: action }, attrs: {}, parents },
       attributes: options.validateRequests ? allAttributes : allAttributes.filter((name) => text.includes(name)),
-      targetKeys: facts.targetKeys.filter((key) => text.includes(key)),
+      targetKeys: schema.targetKeys.filter((key) => text.includes(key)),
       setFilters: options.validateRequests ? new Map() : containsOnlySets(text),
+      restrictionFacts: Object.values(RESTRICTION_FACTS).some((key) => text.includes(key)),
     });
   }
 
@@ -327,12 +332,13 @@ export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
       const creds = input.credentials;
       const principal = { type: PRINCIPAL_TYPE, id: creds.user_id };
       const target = renderTarget(input, plan.targetKeys);
+      const facts = plan.restrictionFacts && creds.restriction ? restrictionFacts(creds.restriction, action, input.request?.source) : undefined;
       const request = plan.entity
         ? {
-            context: { ...switches, target },
+            context: { ...switches, target, ...facts },
             entities: [{ uid: principal, attrs: addAttributes(creds, plan, {}, ''), parents: [] }, plan.entity],
           }
-        : { context: addAttributes(creds, plan, target, PRINCIPAL_KEY_PREFIX), entities: [] };
+        : { context: addAttributes(creds, plan, facts ? { ...target, ...facts } : target, PRINCIPAL_KEY_PREFIX), entities: [] };
       const answer = cedar.statefulIsAuthorized({
         principal,
         action: { type: 'Action', id: action },
@@ -347,7 +353,10 @@ export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
       const { decision, diagnostics } = answer.response;
       if (decision === 'allow') return { allow: true, decisionId, violations: [] };
       const violations: Violation[] = [];
-      const scopeTypes = facts.actions.get(action);
+      if (creds.restriction && diagnostics.reason.includes(RESTRICTION_POLICY_IDS.actions)) violations.push(actionViolation(creds.restriction, action));
+      else if (creds.restriction && diagnostics.reason.includes(RESTRICTION_POLICY_IDS.sourceCidrs)) violations.push(sourceViolation(creds.restriction, input.request?.source));
+      if (violations.length > 0) return { allow: false, decisionId, violations };
+      const scopeTypes = schema.actions.get(action);
       if (diagnostics.reason.some((id) => id.startsWith(SCOPE_GROUP_PREFIX)) && scopeTypes) {
         const scope = tokenScope(creds);
         violations.push({

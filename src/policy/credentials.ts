@@ -1,3 +1,4 @@
+import { canonicalCidr } from '../common/cidr.js';
 import type { Credentials } from './pdp.js';
 import type { ValidatedToken } from '../token/provider.js';
 
@@ -49,7 +50,7 @@ function restrictionOf(token: ValidatedToken): Credentials['restriction'] {
   return {
     id: record.id,
     actions: record.actions,
-    source_cidrs: record.sourceCidrs,
+    source_cidrs: record.sourceCidrs && record.sourceCidrs.map(canonicalCidr),
     allow_renew: issued.allowRenew && record.allowRenew,
     allow_rescope: issued.allowRescope && record.allowRescope,
     role_ids: record.roleIds,

@@ -44,7 +44,8 @@ export function applyOverrides(rules: readonly PolicyRule[], overrides: Readonly
  * side, `roles` for role checks, and what the token scope is decided from.
  */
 export function referencedCredentials(rules: readonly PolicyRule[], overrides: Readonly<Record<string, string>>): string[] {
-  const keys = new Set<string>(['system_scope', 'domain_id']);
+  // The restriction is enforced on every action (oslo.rego restriction_violation).
+  const keys = new Set<string>(['system_scope', 'domain_id', 'restriction']);
   const visit = (check: Check): void => {
     switch (check.kind) {
       case 'not':

@@ -65,12 +65,29 @@ function areaTests(area: string, rules: readonly PolicyRule[], all: readonly Pol
 function rootTests(all: readonly PolicyRule[]): string {
   const reference = createOsloEngine({ defaults: all, enforceScope: true, enforceNewDefaults: true });
   const withConfig = `with data.${REGO_CONFIG_PATH.join('.')} as ${regoTerm({ enforce_scope: true, enforce_new_defaults: true })}`;
-  const tests = [
+  const restricted = (actions: string[] | null, sourceCidrs: string[] | null) => ({
+    id: 'r-1', actions, source_cidrs: sourceCidrs, allow_renew: false, allow_rescope: false, role_ids: [], inline_policy: null,
+  });
+  const cases: [string, string, ((input: PolicyInput) => PolicyInput)?][] = [
     ['identity:get_user', 'dispatches to the action\'s area'],
     ['identity:no_such_rule', 'denies an action no rule names'],
-  ].map(([action, title], i) => {
-    const c = casesForRule('identity:get_user', all)[0]!;
-    const d = reference.decide(action!, c.input);
+    ['identity:get_user', 'a restriction listing the action allows it', (input) => ({ ...input, credentials: { ...input.credentials, restriction: restricted(['identity:get_*'], null) } })],
+    ['identity:get_user', 'a restriction not listing the action refuses it', (input) => ({ ...input, credentials: { ...input.credentials, restriction: restricted(['identity:list_*'], null) } })],
+    ['identity:get_user', 'a restriction refuses a source outside its ranges', (input) => ({
+      ...input,
+      credentials: { ...input.credentials, restriction: restricted(null, ['10.0.0.0/8', '2001:db8::/32']) },
+      request: { method: 'GET', path: '/v3/users/u-own', source: '192.168.1.1' },
+    })],
+    ['identity:get_user', 'a restriction allows a source inside its ranges', (input) => ({
+      ...input,
+      credentials: { ...input.credentials, restriction: restricted(null, ['10.0.0.0/8', '2001:db8::/32']) },
+      request: { method: 'GET', path: '/v3/users/u-own', source: '2001:db8::1' },
+    })],
+  ];
+  const tests = cases.map(([action, title, adjust], i) => {
+    const found = casesForRule('identity:get_user', all)[0]!;
+    const c = { ...found, input: adjust ? adjust(found.input) : found.input };
+    const d = reference.decide(action, c.input);
     const expected = { allow: d.allow, violations: d.violations };
     const violations = expected.violations.length === 0 ? 'set()' : `{${expected.violations.map(regoTerm).join(', ')}}`;
     return (

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { restrictionViolation } from './restriction.js';
 import { assertAcyclic, type Check, evaluate, parseCheck, PolicySyntaxError, referencedRules } from './oslo.js';
 
 /**
@@ -172,6 +173,8 @@ export function createOsloEngine(options: OsloEngineOptions): PolicyEngine {
       if (!rule) {
         return { allow: false, decisionId, violations: [{ field: 'action', message: `no policy rule named ${action}` }] };
       }
+      const restricted = restrictionViolation(input.credentials, action, input.request?.source);
+      if (restricted) return { allow: false, decisionId, violations: [restricted] };
       if (options.enforceScope && rule.scopeTypes && rule.scopeTypes.length > 0) {
         const scope = tokenScope(input.credentials);
         if (!rule.scopeTypes.includes(scope)) {

@@ -269,10 +269,12 @@ function areaModule(area: string, rules: readonly RuleInfo[], infos: ReadonlyMap
   out.push(`# Scope types and failure messages of each action in this area.\n${rules.map((r) => `rules[${str(r.rule.name)}] := ${metadata(r.rule)}\n`).join('\n')}`);
   out.push(
     `default allow := false\n\n` +
-      `# allow: the action is in this area, the token's scope is accepted and the rule's check passes.\n` +
-      `allow if {\n\tmeta := rules[input.action]\n\tnot ${helpers}.scope_violation(input.action, meta)\n\t_decides\n}\n\n` +
-      `violations contains v if {\n\tv := ${helpers}.scope_violation(input.action, rules[input.action])\n}\n\n` +
-      `violations contains v if {\n\tmeta := rules[input.action]\n\tnot ${helpers}.scope_violation(input.action, meta)\n\tnot _decides\n` +
+      `# allow: the action is in this area, a restricted token's restriction allows it, the token's\n` +
+      `# scope is accepted and the rule's check passes.\n` +
+      `allow if {\n\tmeta := rules[input.action]\n\tnot ${helpers}.restriction_violation(input.action)\n\tnot ${helpers}.scope_violation(input.action, meta)\n\t_decides\n}\n\n` +
+      `violations contains v if {\n\trules[input.action]\n\tv := ${helpers}.restriction_violation(input.action)\n}\n\n` +
+      `violations contains v if {\n\tnot ${helpers}.restriction_violation(input.action)\n\tv := ${helpers}.scope_violation(input.action, rules[input.action])\n}\n\n` +
+      `violations contains v if {\n\tmeta := rules[input.action]\n\tnot ${helpers}.restriction_violation(input.action)\n\tnot ${helpers}.scope_violation(input.action, meta)\n\tnot _decides\n` +
       `\tv := {"field": "credentials", "message": ${helpers}.requirement(input.action, meta)}\n}\n\n` +
       `# This package's decision alone: the engine asks it directly, so only one area is evaluated.\n` +
       `decision := {"allow": allow, "violations": violations}\n`,
@@ -383,6 +385,16 @@ export function osloHelpersRego(): string {
       `scope_violation(action, meta) := v if {\n\tenforce_scope\n\tcount(meta.scope_types) > 0\n\tnot token_scope in meta.scope_types\n` +
       `\tmessage := concat("", [token_scope, "-scoped tokens are not allowed; ", action, " accepts ", concat(", ", meta.scope_types)])\n` +
       `\tv := {"field": "credentials.scope", "message": message}\n}\n`,
+    `# A restricted token (credentials.restriction) is refused any action its restriction does not\n` +
+      `# list (\`*\` matches any run of characters) and any request from outside its source ranges.\n` +
+      `restriction_violation(action) := v if {\n\tr := input.credentials.restriction\n\tis_array(r.actions)\n\tnot _restriction_action(r.actions, action)\n` +
+      `\tv := {"field": "credentials.restriction.actions", "message": concat("", ["token restriction ", r.id, " does not allow ", action])}\n` +
+      `} else := v if {\n\tr := input.credentials.restriction\n\tis_array(r.source_cidrs)\n\tnot _restriction_source(r.source_cidrs)\n` +
+      `\tv := {"field": "credentials.restriction.source_cidrs", "message": concat("", ["token restriction ", r.id, " does not allow requests from ", _source_text])}\n}\n\n` +
+      `# No delimiters: \`*\` crosses ':' and '.' alike.\n` +
+      `_restriction_action(patterns, action) if {\n\tsome pattern in patterns\n\tglob.match(pattern, null, action)\n}\n\n` +
+      `_restriction_source(cidrs) if {\n\tsome cidr in cidrs\n\tnet.cidr_contains(cidr, input.request.source)\n}\n\n` +
+      `_source_text := input.request.source if {\n\tis_string(input.request.source)\n} else := "an unknown address"\n`,
     `# What a failed check required: the override's check string, or the default's including the\n` +
       `# deprecated alternative when it applied.\n` +
       `requirement(action, meta) := ${OVERRIDES_REF}[action].requires if {\n\toverridden(action)\n} ` +

@@ -48,7 +48,7 @@ export function regoData(options: Pick<RegoEngineOptions, 'enforceScope' | 'enfo
 /**
  * The input document as JSON text. Credentials are serialized once per credentials object (they
  * live as long as their validated token), so a decision serializes only the request's own parts.
- * `request` is left out: no oslo check can read it.
+ * `request` is left out unless a restriction's source ranges need it: no oslo check can read it.
  */
 function inputSerializer(credentialKeys: readonly string[] | undefined): (action: string, input: PolicyInput) => string {
   const credentialsJson = new WeakMap<Credentials, string>();
@@ -66,6 +66,8 @@ function inputSerializer(credentialKeys: readonly string[] | undefined): (action
       const value = input[key];
       if (value !== undefined) text += `,"${key}":${JSON.stringify(value)}`;
     }
+    // Only a restriction's source ranges read the request.
+    if (input.credentials.restriction?.source_cidrs && input.request) text += `,"request":${JSON.stringify(input.request)}`;
     return `${text}}`;
   };
 }

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { parseCidr } from '../common/cidr.js';
 import { Conflict, NotFound, ValidationError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import { DuplicateRestriction, type InlinePolicy, type TokenRestrictionFilter, type TokenRestrictionRecord, type TokenRestrictionStore } from './store.js';
@@ -48,20 +48,6 @@ export type TokenRestrictionService = ReturnType<typeof createTokenRestrictionSe
  * syntax (`?`, `[`, `{`, `**`), so matching stays "`*` is any run of characters".
  */
 const ACTION_PATTERN = /^[A-Za-z0-9_.:*-]+$/;
-
-/** `address/prefix` with a prefix in range, or a bare address (one host). */
-export function parseCidr(text: string): { address: string; prefix: number; family: 4 | 6 } | undefined {
-  const slash = text.indexOf('/');
-  const address = slash === -1 ? text : text.slice(0, slash);
-  const family = isIP(address);
-  if (family !== 4 && family !== 6) return undefined;
-  const max = family === 4 ? 32 : 128;
-  if (slash === -1) return { address, prefix: max, family };
-  const prefixText = text.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(prefixText)) return undefined;
-  const prefix = Number(prefixText);
-  return prefix <= max ? { address, prefix, family } : undefined;
-}
 
 /** A new restriction from its input: NG's defaults (no user, no project, neither flag, no roles), no limits of ours. */
 export function newRestriction(id: string, domainId: string, input: TokenRestrictionInput): TokenRestrictionRecord {

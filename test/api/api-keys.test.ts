@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { createApiKeyService, parseCidr, sourceAllowed } from '../../src/api-key/service.js';
+import { createApiKeyService } from '../../src/api-key/service.js';
+import { parseCidr, sourceAllowed } from '../../src/common/cidr.js';
 import type { ApiKeyRecord, ApiKeyStore } from '../../src/api-key/store.js';
 import type { ChangeFeed } from '../../src/common/change-feed.js';
 import type { ValidatedToken } from '../../src/token/provider.js';

@@ -461,7 +461,8 @@ describeEachDatabase('/v4/tokens/restrictions and restricted tokens', (ctx) => {
 
     it('puts the restriction into the policy input (credentials.restriction, credentials.attributes)', async () => {
       const alice = await user(['member']);
-      const r = await restriction({ user_id: alice.id, role_ids: [roleIds['reader']], actions: ['identity:get_*'], source_cidrs: ['127.0.0.0/8'], allow_renew: true });
+      // The decision API is itself an action the restriction must list.
+      const r = await restriction({ user_id: alice.id, role_ids: [roleIds['reader']], actions: ['identity:get_*', 'keystone_ts:authz_decision'], source_cidrs: ['127.0.0.0/8'], allow_renew: true });
       const restricted = (await exchange(alice.token, r.id)).headers.get('x-subject-token')!;
       const decision = await http(base, 'POST', '/v4/authz/decision', { token: restricted, body: { action: 'identity:get_project', target: { project: { id: projectId } } } });
       assert.equal(decision.status, 200, decision.text);
@@ -471,7 +472,7 @@ describeEachDatabase('/v4/tokens/restrictions and restricted tokens', (ctx) => {
       assert.ok(restrictedLine, 'the decision was logged');
       assert.deepEqual(restrictedLine.input.credentials['restriction'], {
         id: r.id,
-        actions: ['identity:get_*'],
+        actions: ['identity:get_*', 'keystone_ts:authz_decision'],
         source_cidrs: ['127.0.0.0/8'],
         allow_renew: true,
         allow_rescope: false,
