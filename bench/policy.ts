@@ -50,18 +50,45 @@ function projectCredentials(roles: readonly string[]): Credentials {
   };
 }
 
+export const RESTRICTED_BASE_CASE = 'member_get_project';
+export const RESTRICTED_CASE = 'member_get_project_restricted';
+
 /** The cases measured: action, input, and the answer Keystone's defaults give (checked first). */
 export function policyBenchCases(): { name: string; action: string; input: PolicyInput; allow: boolean }[] {
   const twentyRoles = ['member', 'reader', ...Array.from({ length: 18 }, (_, i) => `custom-role-${i}`)];
   return [
     {
-      name: 'member_get_project',
+      name: RESTRICTED_BASE_CASE,
       action: 'identity:get_project',
       input: {
         credentials: projectCredentials(['member', 'reader']),
         path: { project_id: PROJECT },
         target: { project: { id: PROJECT, domain_id: DOMAIN, name: 'demo', enabled: true, parent_id: DOMAIN, is_domain: false } },
         request: { method: 'GET', path: `/v3/projects/${PROJECT}` },
+      },
+      allow: true,
+    },
+    {
+      // The same decision for a restricted token whose action globs and source ranges allow it:
+      // the difference is what a restriction adds to a decision.
+      name: RESTRICTED_CASE,
+      action: 'identity:get_project',
+      input: {
+        credentials: {
+          ...projectCredentials(['member', 'reader']),
+          restriction: {
+            id: 'e5f0c2a1b3d44e6f8a9b0c1d2e3f4a5b',
+            actions: ['identity:list_*', 'identity:get_*'],
+            source_cidrs: ['10.0.0.0/8', '192.0.2.0/24', '2001:db8::/32'],
+            allow_renew: false,
+            allow_rescope: false,
+            role_ids: ['role-id-0', 'role-id-1'],
+            inline_policy: null,
+          },
+        },
+        path: { project_id: PROJECT },
+        target: { project: { id: PROJECT, domain_id: DOMAIN, name: 'demo', enabled: true, parent_id: DOMAIN, is_domain: false } },
+        request: { method: 'GET', path: `/v3/projects/${PROJECT}`, source: '192.0.2.10' },
       },
       allow: true,
     },

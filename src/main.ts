@@ -16,7 +16,7 @@ import { createCatalogService } from './catalog/catalog.js';
 import { createCatalogStore } from './catalog/store.js';
 import { cachedUntilChange, createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
 import type { Config } from './config/index.js';
-import { ConfigError, ValidationError } from './common/errors.js';
+import { ConfigError } from './common/errors.js';
 import { openDatabase, type Db } from './db/database.js';
 import { ensureChangeTriggers } from './db/change-triggers.js';
 import { createIdentityService, type IdentityService } from './identity/service.js';
@@ -30,6 +30,7 @@ import { apiKeyRoutes } from './api/v4/api-keys.js';
 import { createGroupStore } from './identity/group-store.js';
 import type { PasswordHashOptions } from './identity/password-hash.js';
 import { buildPolicyEngine } from './policy/engines.js';
+import { createInlinePolicies } from './policy/restriction-policy.js';
 import { observeDecisions } from './policy/decision-log.js';
 import { createMetrics, type Metrics } from './common/metrics.js';
 import { createCredentialsBuilder } from './policy/credentials.js';
@@ -143,13 +144,6 @@ export function resolveLocations(config: Config): Locations {
   };
 }
 
-/**
- * Inline policies of token restrictions are refused until a validator that compiles them is
- * wired here: the field must never be stored unchecked.
- */
-async function refuseInlinePolicies(): Promise<void> {
-  throw new ValidationError('inline policies are not available');
-}
 
 export function passwordHashOptions(config: Config): PasswordHashOptions {
   return {
@@ -268,13 +262,18 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
   });
   // Token restrictions (Keystone-NG's /v4/tokens/restrictions): tracked writes, since restricted
   // tokens are validated against them.
+  let inlinePolicies: ReturnType<typeof createInlinePolicies> | undefined;
   const tokenRestrictions = createTokenRestrictionService({
     store: createTokenRestrictionStore(db.kysely),
     getDomain: (id) => resource.getDomain(id),
     getProject: (id) => resource.getProject(id),
     getUser: (id) => identity.getUser(id),
     getRole: (id) => assignments.getRole(id),
-    validateInlinePolicy: refuseInlinePolicies,
+    // The Cedar schema is loaded on the first inline policy written, not at every start.
+    validateInlinePolicy: async (language, source) => {
+      inlinePolicies ??= createInlinePolicies({ enforceScope: config.oslo_policy.enforce_scope, enforceNewDefaults: config.oslo_policy.enforce_new_defaults });
+      await inlinePolicies.validate(language, source);
+    },
   });
   return {
     resource,

@@ -97,9 +97,21 @@ restriction_violation(action) := v if {
 	v := {"field": "credentials.restriction.source_cidrs", "message": concat("", ["token restriction ", r.id, " does not allow requests from ", _source_text])}
 }
 
-# No delimiters: `*` crosses ':' and '.' alike.
+# An exact name, a name ending in the only `*` (a prefix: the common case, without compiling a
+# glob), or else glob.match with no delimiters, so `*` crosses ':' and '.' alike.
+_restriction_action(patterns, action) if action in patterns
+
 _restriction_action(patterns, action) if {
 	some pattern in patterns
+	endswith(pattern, "*")
+	prefix := trim_suffix(pattern, "*")
+	not contains(prefix, "*")
+	startswith(action, prefix)
+}
+
+_restriction_action(patterns, action) if {
+	some pattern in patterns
+	contains(trim_suffix(pattern, "*"), "*")
 	glob.match(pattern, null, action)
 }
 

@@ -372,3 +372,65 @@ export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
     },
   };
 }
+
+/**
+ * One-off policy sets decided on the entity-carrying request against the shipped schema, as a
+ * restriction's inline policy is (restriction-policy.ts): validated in strict mode once per text,
+ * preparsed once per text, every principal attribute and target key the schema knows sent.
+ */
+export function createCedarPolicyEvaluator(options: { readonly schema: string; readonly enforceScope: boolean; readonly enforceNewDefaults: boolean }) {
+  const schema = schemaFacts(options.schema);
+  const switches = { enforce_scope: options.enforceScope, enforce_new_defaults: options.enforceNewDefaults };
+  const allAttributes = [...Object.keys(CREDENTIAL_ATTRIBUTES), ...Object.values(TOKEN_ATTRIBUTES), 'scope'];
+  const plan = (action: string): ActionPlan => ({
+    policySetId: '',
+    entity: { uid: { type: 'Action', id: action }, attrs: {}, parents: [...(schema.ancestors.get(action) ?? [])].map((id) => ({ type: 'Action', id })) },
+    attributes: allAttributes,
+    targetKeys: schema.targetKeys,
+    setFilters: new Map(),
+    restrictionFacts: true,
+  });
+  return {
+    /** Problems with `text` as a policy set for this schema: parse errors or strict validation errors. */
+    problems(text: string): string[] {
+      let parsed: Map<string, ParsedPolicy>;
+      try {
+        parsed = policiesById(text);
+      } catch (error) {
+        return [(error as Error).message];
+      }
+      if (parsed.size === 0) return ['no policy: an inline policy must permit what it allows'];
+      const validation = cedar.validate({ schema: options.schema, policies: { staticPolicies: text }, validationSettings: { mode: 'strict' } });
+      if (validation.type === 'failure') return [describe(validation.errors)];
+      return validation.validationErrors.map((e) => `${e.policyId}: ${e.error.message}`);
+    },
+
+    /** Whether the policies permit `action` for `input` (default deny, forbid wins, as Cedar decides). */
+    decide(text: string, action: string, input: PolicyInput): { allow: boolean; errors: string[] } {
+      const policySetId = `keystone-ts-inline-${sha(text)}`;
+      if (!preparsedIds.has(policySetId)) {
+        const preparsed = cedar.preparsePolicySet(policySetId, { staticPolicies: text });
+        if (preparsed.type === 'failure') return { allow: false, errors: [describe(preparsed.errors)] };
+        if (preparsedIds.size >= CACHE_LIMIT) preparsedIds.clear();
+        preparsedIds.add(policySetId);
+      }
+      const creds = input.credentials;
+      const actionPlan = plan(action);
+      const flat = flattenTarget(input);
+      const target: Record<string, string> = {};
+      for (const key of schema.targetKeys) if (Object.prototype.hasOwnProperty.call(flat, key)) target[key] = pythonStr(flat[key]);
+      const facts = creds.restriction ? restrictionFacts(creds.restriction, action, input.request?.source) : {};
+      const principal = { type: PRINCIPAL_TYPE, id: creds.user_id };
+      const answer = cedar.statefulIsAuthorized({
+        principal,
+        action: { type: 'Action', id: action },
+        resource: { type: RESOURCE_TYPE, id: input.request?.path ?? '' },
+        context: { ...switches, target, ...facts },
+        entities: [{ uid: principal, attrs: addAttributes(creds, actionPlan, {}, ''), parents: [] }, actionPlan.entity!],
+        preparsedPolicySetId: policySetId,
+      });
+      if (answer.type === 'failure') return { allow: false, errors: [describe(answer.errors)] };
+      return { allow: answer.response.decision === 'allow', errors: answer.response.diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`) };
+    },
+  };
+}

@@ -7,6 +7,7 @@
 import { compileCedar } from './cedar-compile.js';
 import { createCedarEngine, loadCedarBundle } from './cedar-engine.js';
 import { type Check, literalLeft, parseCheck } from './oslo.js';
+import { createInlinePolicies } from './restriction-policy.js';
 import { createOsloEngine, type PolicyEngine, type PolicyRule } from './pdp.js';
 import { compileRegoOverrides } from './rego-overrides.js';
 import { createRegoEngine, readDefaultRegoWasm } from './rego-engine.js';
@@ -76,7 +77,13 @@ export function referencedCredentials(rules: readonly PolicyRule[], overrides: R
 /** Compiled Wasm is read once per process; every rebuild reuses it. */
 let defaultWasm: Buffer | undefined;
 
+/** The engine a deployment decides with: the active one, and restrictions' inline policies after it. */
 export async function buildPolicyEngine(options: EngineBuildOptions): Promise<PolicyEngine> {
+  const settings = { enforceScope: options.enforceScope, enforceNewDefaults: options.enforceNewDefaults };
+  return createInlinePolicies(settings).wrap(await buildActiveEngine(options));
+}
+
+async function buildActiveEngine(options: EngineBuildOptions): Promise<PolicyEngine> {
   const settings = { enforceScope: options.enforceScope, enforceNewDefaults: options.enforceNewDefaults };
   switch (options.kind) {
     case 'oslo':

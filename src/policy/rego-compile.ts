@@ -391,8 +391,12 @@ export function osloHelpersRego(): string {
       `\tv := {"field": "credentials.restriction.actions", "message": concat("", ["token restriction ", r.id, " does not allow ", action])}\n` +
       `} else := v if {\n\tr := input.credentials.restriction\n\tis_array(r.source_cidrs)\n\tnot _restriction_source(r.source_cidrs)\n` +
       `\tv := {"field": "credentials.restriction.source_cidrs", "message": concat("", ["token restriction ", r.id, " does not allow requests from ", _source_text])}\n}\n\n` +
-      `# No delimiters: \`*\` crosses ':' and '.' alike.\n` +
-      `_restriction_action(patterns, action) if {\n\tsome pattern in patterns\n\tglob.match(pattern, null, action)\n}\n\n` +
+      `# An exact name, a name ending in the only \`*\` (a prefix: the common case, without compiling a\n` +
+      `# glob), or else glob.match with no delimiters, so \`*\` crosses ':' and '.' alike.\n` +
+      `_restriction_action(patterns, action) if action in patterns\n\n` +
+      `_restriction_action(patterns, action) if {\n\tsome pattern in patterns\n\tendswith(pattern, "*")\n\tprefix := trim_suffix(pattern, "*")\n` +
+      `\tnot contains(prefix, "*")\n\tstartswith(action, prefix)\n}\n\n` +
+      `_restriction_action(patterns, action) if {\n\tsome pattern in patterns\n\tcontains(trim_suffix(pattern, "*"), "*")\n\tglob.match(pattern, null, action)\n}\n\n` +
       `_restriction_source(cidrs) if {\n\tsome cidr in cidrs\n\tnet.cidr_contains(cidr, input.request.source)\n}\n\n` +
       `_source_text := input.request.source if {\n\tis_string(input.request.source)\n} else := "an unknown address"\n`,
     `# What a failed check required: the override's check string, or the default's including the\n` +

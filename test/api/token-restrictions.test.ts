@@ -142,7 +142,7 @@ describeEachDatabase('/v4/tokens/restrictions and restricted tokens', (ctx) => {
         [{ actions: ['identity:get_{a,b}'] }, /Invalid action pattern/],
         [{ roles: [{ id: roleIds['reader'] }], role_ids: [roleIds['reader']] }, /not both/],
         [{ max_lifetime: 0 }, /max_lifetime|minimum/],
-        [{ inline_policy: { language: 'rego', source: 'package x\nallow := true' } }, /inline policies are not available/],
+        [{ inline_policy: { language: 'rego', source: 'package x\nallow := true' } }, /Rego inline policies are not supported/],
         [{ inline_policy: { language: 'python', source: 'x' } }, /./],
         [{ unknown_field: 1 }, /./],
       ];
