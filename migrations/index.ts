@@ -2,6 +2,7 @@ import * as keystoneSchema2026 from './0001_keystone_schema_2026_1.js';
 import * as keystoneTsMeta from './0002_keystone_ts_meta.js';
 import * as changeNotifications from './0003_keystone_ts_change_notifications.js';
 import * as policyBundle from './0004_keystone_ts_policy_bundle.js';
+import * as workloadIdentity from './0007_keystone_ts_workload_identity.js';
 import type { KyselyMigration } from './types.js';
 
 export type { KyselyMigration, MigrationDb } from './types.js';
@@ -24,4 +25,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Kysely
   ['0002_keystone_ts_meta', keystoneTsMeta],
   ['0003_keystone_ts_change_notifications', changeNotifications],
   ['0004_keystone_ts_policy_bundle', policyBundle],
+  ['0007_keystone_ts_workload_identity', workloadIdentity],
 ];

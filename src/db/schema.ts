@@ -480,6 +480,46 @@ export interface KeystoneTsPolicyBundleTable {
   created_at: Generated<Date>;
 }
 
+export interface KeystoneTsWorkloadIssuerTable {
+  id: string;
+  name: string;
+  domain_id: string;
+  enabled: boolean;
+  preset: string | null;
+  bound_issuer: string | null;
+  oidc_discovery_url: string | null;
+  jwks_url: string | null;
+  jwks: string | null;
+  jwt_validation_pubkeys: string | null;
+  allowed_algorithms: string;
+  bound_audiences: string;
+  max_token_age: number | null;
+  default_mapping_name: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface KeystoneTsWorkloadBindingTable {
+  id: string;
+  issuer_id: string;
+  name: string;
+  enabled: boolean;
+  position: number;
+  rule: string;
+  created_at: Generated<Date>;
+}
+
+export interface KeystoneTsWorkloadJtiTable {
+  issuer_id: string;
+  jti: string;
+  expires_at: Date;
+}
+
+export interface KeystoneTsTokenAttributesTable {
+  audit_id: string;
+  attributes: string;
+  expires_at: Date;
+}
+
 export interface KeystoneDatabase {
   access_rule: AccessRuleTable;
   access_token: AccessTokenTable;
@@ -533,6 +573,10 @@ export interface KeystoneDatabase {
   keystone_ts_migration: KeystoneTsMigrationTable;
   keystone_ts_meta: KeystoneTsMetaTable;
   keystone_ts_policy_bundle: KeystoneTsPolicyBundleTable;
+  keystone_ts_workload_issuer: KeystoneTsWorkloadIssuerTable;
+  keystone_ts_workload_binding: KeystoneTsWorkloadBindingTable;
+  keystone_ts_workload_jti: KeystoneTsWorkloadJtiTable;
+  keystone_ts_token_attributes: KeystoneTsTokenAttributesTable;
 }
 
 /** Keystone's tables (what upstream's alembic creates), for checks and tests. */
