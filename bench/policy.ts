@@ -40,6 +40,7 @@ function projectCredentials(roles: readonly string[]): Credentials {
     protocol_id: null,
     service_user_id: null,
     service_roles: [],
+    attributes: {},
     token: {
       user: { id: USER, domain: { id: DOMAIN } },
       project: { id: PROJECT, name: 'demo', domain: { id: DOMAIN, name: 'Default' } },

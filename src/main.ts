@@ -91,6 +91,10 @@ import { createLimitService } from './limit/service.js';
 import { createLimitStore } from './limit/store.js';
 import { enforcementModel } from './limit/models.js';
 import { limitRoutes } from './api/v3/limits.js';
+import { createWorkloadService, WORKLOAD_METHOD } from './workload/service.js';
+import { createWorkloadStore } from './workload/store.js';
+import { createJwtVerifier } from './workload/verify.js';
+import { workloadIdentityRoutes } from './api/v4/workload-identity.js';
 
 export type Log = (record: Record<string, unknown>) => void;
 
@@ -225,10 +229,13 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     domainExists: async (id) => (await resource.getDomain(id)) !== undefined,
     subtreeIds: (id) => resource.subtreeIds(id),
   });
+  // Issuers and bindings announce their writes; used jti and token attributes do not (migration 0007).
+  const workloadStore = createWorkloadStore(db.kysely, database.kysely);
   return {
     resource,
     resourceService,
     limits,
+    workloadStore,
     assignments,
     assignmentAdmin,
     groups,
@@ -338,6 +345,7 @@ export async function createService(
       applicationCredentials: providers.applicationCredentials,
       oauth1: providers.oauth1,
       trusts: providers.trusts,
+      tokenAttributes: { method: WORKLOAD_METHOD, find: (auditId) => providers.workloadStore.getAttributes(auditId) },
       options: {
         expiration: config.token.expiration,
         allowExpiredWindow: config.token.allow_expired_window,
@@ -390,6 +398,29 @@ export async function createService(
       userLimit: config.credential.user_limit,
       listLimit: config.DEFAULT.list_limit || null,
     });
+    const workload = createWorkloadService({
+      store: providers.workloadStore,
+      verifier: createJwtVerifier({
+        maxJwtLength: config.workload_identity.max_jwt_size,
+        clockLeeway: config.workload_identity.clock_leeway,
+        jwksRefreshInterval: config.workload_identity.jwks_refresh_interval,
+        jwksMaxAge: config.workload_identity.jwks_max_age,
+        fetch: globalThis.fetch,
+        now,
+      }),
+      changes,
+      getDomain: (id) => providers.resource.getDomain(id),
+      getUser: (id) => providers.identity.getUser(id),
+      getProject: (id) => providers.resource.getProject(id),
+      issue: (userId, project) => tokens.issue({ userId, methods: [WORKLOAD_METHOD], scope: { project } }),
+      now,
+      allowExpiredWindow: config.token.allow_expired_window,
+      clockLeeway: config.workload_identity.clock_leeway,
+    });
+    // Used jti and attributes of expired tokens are dropped now and then; any process may do it.
+    const purge = setInterval(() => void workload.purgeExpired().catch((error: unknown) => options.log({ level: 'warning', msg: 'workload purge failed', error: String(error) })), 600_000);
+    purge.unref();
+    closers.unshift(async () => clearInterval(purge));
     const metrics = createMetrics();
     const decisionLog = openDecisionLog(config.keystone_ts.decision_log);
     closers.unshift(decisionLog.close);
@@ -468,6 +499,7 @@ export async function createService(
       ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
       ...policyRoutes({ policies: providers.endpointPolicy, listLimit: config.policy.list_limit || config.DEFAULT.list_limit || null }),
       ...federationRoutes({ federation: providers.federation }),
+      ...workloadIdentityRoutes({ workload, tokens }),
       ...limitRoutes({
         limits: providers.limits,
         schemas,

@@ -79,8 +79,10 @@ export interface Route {
   /**
    * False: the body is neither read nor parsed. Envoy's ext_authz check carries the original
    * request's method and headers, but its body (if any) belongs to the protected service.
+   * 'form': an `application/x-www-form-urlencoded` body (OAuth 2.0 endpoints, RFC 6749 §4.1.3),
+   * handed over as a record of its fields; a repeated field is refused (RFC 6749 §3.2).
    */
-  readonly readBody?: boolean;
+  readonly readBody?: boolean | 'form';
   /** Schema id in schemas/ for the request body, applied to `bodyMember` when given. */
   readonly requestSchema?: string;
   readonly bodyMember?: string;
@@ -155,6 +157,27 @@ async function readJsonBody(req: Request, limit: number): Promise<unknown> {
   } catch {
     throw new ValidationError(INVALID_JSON_MESSAGE);
   }
+}
+
+const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;
+
+async function readFormBody(req: Request, limit: number): Promise<Record<string, string>> {
+  if (!FORM_TYPE.test(req.headers['content-type'] ?? '')) throw new ValidationError('Expecting application/x-www-form-urlencoded in Content-Type header.');
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) throw new PayloadTooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new PayloadTooLarge();
+    chunks.push(chunk);
+  }
+  const fields: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(Buffer.concat(chunks, size).toString('utf8'))) {
+    if (Object.hasOwn(fields, name)) throw new ValidationError(`Parameter ${name} is repeated.`);
+    fields[name] = value;
+  }
+  return fields;
 }
 
 function send(res: Response, reply: Reply, method: string): void {
@@ -232,7 +255,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   async function handle(route: Route, req: Request, res: Response): Promise<void> {
     const method = route.method;
     let body: unknown;
-    if ((method === 'POST' || method === 'PUT' || method === 'PATCH') && route.readBody !== false) {
+    if (method === 'POST' && route.readBody === 'form') {
+      body = await readFormBody(req, deps.maxRequestBodySize);
+    } else if ((method === 'POST' || method === 'PUT' || method === 'PATCH') && route.readBody !== false) {
       body = await readJsonBody(req, deps.maxRequestBodySize);
       if (route.requestSchema) {
         if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError(INVALID_JSON_MESSAGE);

@@ -55,7 +55,7 @@ export const CREDENTIAL_ATTRIBUTES = {
   service_user_id: 'optional',
   service_roles: 'set',
   is_admin: 'bool',
-} as const satisfies Record<Exclude<keyof Credentials, 'token'>, 'string' | 'optional' | 'set' | 'bool'>;
+} as const satisfies Record<Exclude<keyof Credentials, 'token' | 'attributes'>, 'string' | 'optional' | 'set' | 'bool'>;
 
 /**
  * Keystone's token view (`token.domain.id`, ...) flattened into optional principal attributes.

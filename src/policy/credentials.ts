@@ -25,6 +25,7 @@ export function credentialsFor(token: ValidatedToken, service: ValidatedToken | 
     protocol_id: token.data.protocolId,
     service_user_id: service ? service.user.id : null,
     service_roles: service ? service.roles.map((r) => r.name) : [],
+    attributes: token.attributes ?? {},
     token: {
       user: { id: token.user.id, domain: { id: token.userDomain.id } },
       ...(scope.kind === 'domain' ? { domain: { id: scope.domain.id, name: scope.domain.name } } : {}),
@@ -81,6 +82,7 @@ export function assertedCredentials(asserted: Partial<Credentials> & { user_id: 
     protocol_id: asserted.protocol_id ?? null,
     service_user_id: asserted.service_user_id ?? null,
     service_roles: asserted.service_roles ?? [],
+    attributes: asserted.attributes ?? {},
     token: asserted.token ?? {
       user: { id: asserted.user_id, domain: { id: userDomainId } },
       ...(domainId ? { domain: { id: domainId, name: '' } } : {}),

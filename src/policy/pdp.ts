@@ -27,6 +27,11 @@ export interface Credentials {
   readonly service_user_id: string | null;
   readonly service_roles: readonly string[];
   /**
+   * Attributes of the caller beyond Keystone's: for a workload token, the claims its login's
+   * binding selected (`repository`, `ref`, `kubernetes.io.namespace`, ...). `{}` otherwise.
+   */
+  readonly attributes: Readonly<Record<string, unknown>>;
+  /**
    * Keystone also hands its policy the rendered token (rules read `token.domain.id` and
    * `token.project.domain.id`) and `is_admin` (true only with the deprecated admin_token, which
    * keystone-ts does not accept). Optional: documents built by hand may leave them out.

@@ -37,6 +37,7 @@ export function credentialsFor(scope: Scope, roles: readonly string[]): Credenti
     protocol_id: null,
     service_user_id: null,
     service_roles: [],
+    attributes: {},
     // Keystone's token view, which the domain-manager rules read (token.domain.id).
     token: {
       user: { id: OWN.user, domain: { id: OWN.domain } },

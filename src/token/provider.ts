@@ -34,6 +34,11 @@ export interface ValidatedToken {
   readonly oauth1?: { readonly accessTokenId: string; readonly consumerId: string };
   /** Trust tokens (payload 3): the trust and its trustor, read again at every validation. */
   readonly trust?: TokenTrust;
+  /**
+   * Workload tokens: the claims their login's binding selected (src/workload). A Fernet payload
+   * cannot carry them; they are stored by the audit id that starts the token's chain.
+   */
+  readonly attributes?: Readonly<Record<string, unknown>>;
 }
 
 /** What validating and rendering a trust-scoped token need of the trust. */
@@ -107,6 +112,11 @@ export interface TokenProviderDeps {
   readonly oauth1?: OAuth1Delegations;
   /** Without it trust-scoped tokens are not valid here. */
   readonly trusts?: TrustLookup;
+  /**
+   * Attributes of tokens issued by a workload login, by the audit id that starts the chain;
+   * read for tokens carrying `method`. Without it no token has attributes.
+   */
+  readonly tokenAttributes?: { readonly method: string; find(chainAuditId: string): Promise<Readonly<Record<string, unknown>> | undefined> };
 }
 
 export interface IssueRequest {
@@ -277,12 +287,11 @@ export function createTokenProvider(deps: TokenProviderDeps) {
   async function check(data: TokenData): Promise<ValidatedToken> {
     const minted = await mint(data);
     const auditIds = data.auditIds;
-    const token: ValidatedToken = {
-      ...minted,
-      data,
-      auditId: auditIds.length > 1 ? auditIds[auditIds.length - 2]! : auditIds[0] ?? '',
-      parentAuditId: auditIds.length > 1 ? auditIds[auditIds.length - 1]! : null,
-    };
+    const auditId = auditIds.length > 1 ? auditIds[auditIds.length - 2]! : auditIds[0] ?? '';
+    const parentAuditId = auditIds.length > 1 ? auditIds[auditIds.length - 1]! : null;
+    // A rescoped workload token keeps its login's attributes: the chain's first audit id names it.
+    const attributes = deps.tokenAttributes && data.methods.includes(deps.tokenAttributes.method) ? await deps.tokenAttributes.find(parentAuditId ?? auditId) : undefined;
+    const token: ValidatedToken = { ...minted, data, auditId, parentAuditId, ...(attributes ? { attributes } : {}) };
     await checkRevocation(token);
     if (!token.user.enabled) throw new Unauthorized(`User ${token.user.id} is disabled`);
     return token;

@@ -48,7 +48,7 @@ function referencedKeys(rule: PolicyRule, into = new Set<string>(), seen = new S
 const base: Credentials = {
   user_id: 'u-1', user_domain_id: 'd-1', project_id: null, project_domain_id: null, domain_id: null, system_scope: null,
   roles: [], role_ids: [], methods: ['password'], audit_ids: ['a'], is_admin_project: false, trust_id: null,
-  app_cred_id: null, identity_provider_id: null, protocol_id: null, service_user_id: null, service_roles: [],
+  app_cred_id: null, identity_provider_id: null, protocol_id: null, service_user_id: null, service_roles: [], attributes: {},
 };
 
 const scopes: readonly Partial<Credentials>[] = [

@@ -73,7 +73,7 @@ describe('policy/cedar generated bundle', () => {
       const credentials = {
         user_id: 'u', user_domain_id: 'd', project_id: null, project_domain_id: null, domain_id: 'd', system_scope: null,
         roles: ['admin'], role_ids: [], methods: ['password'], audit_ids: [], is_admin_project: false, trust_id: null,
-        app_cred_id: null, identity_provider_id: null, protocol_id: null, service_user_id: null, service_roles: [],
+        app_cred_id: null, identity_provider_id: null, protocol_id: null, service_user_id: null, service_roles: [], attributes: {},
       } as const;
       const scoped = subject.decide('identity:create_trust', { credentials });
       assert.equal(scoped.allow, false);
@@ -106,7 +106,7 @@ describe('policy/cedar engine on hand-written policies', () => {
     user_id, user_domain_id: 'd', project_id: scope.project_id ?? null, project_domain_id: scope.project_id ? 'd' : null,
     domain_id: scope.domain_id ?? null, system_scope: scope.system_scope ?? null, roles, role_ids: [], methods: ['password'],
     audit_ids: [], is_admin_project: false, trust_id: null, app_cred_id: null, identity_provider_id: null, protocol_id: null,
-    service_user_id: null, service_roles: [],
+    service_user_id: null, service_roles: [], attributes: {},
   });
   const cases: [string, ReturnType<typeof credentials>, Record<string, unknown>, boolean][] = [
     ['identity:get_user', credentials('u-special', [], { project_id: 'p' }), {}, true],
