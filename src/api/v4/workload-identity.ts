@@ -1,5 +1,5 @@
 import { REQUIRED, type RequestContext, type Route } from '../http.js';
-import { Unauthorized } from '../../common/errors.js';
+import { Unauthorized, ValidationError } from '../../common/errors.js';
 import type { TokenProvider, ValidatedToken } from '../../token/provider.js';
 import { renderBinding, renderIssuer, type WorkloadService } from '../../workload/service.js';
 import { createJwtExchange } from '../../workload/token-exchange.js';
@@ -201,6 +201,7 @@ export function workloadIdentityRoutes(deps: Deps): Route[] {
       target: issuerTarget,
       async handle(ctx) {
         const body = ctx.body as { jwt?: string; claims?: Record<string, unknown>; mapping_name?: string };
+        if ((body.jwt === undefined) === (body.claims === undefined)) throw new ValidationError('Give either jwt or claims.');
         return { status: 200, body: { simulation: await workload.simulate(ctx.params['idp_id']!, body) } };
       },
     },
