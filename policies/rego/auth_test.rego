@@ -3,21 +3,21 @@ package keystone.identity.auth_test
 
 # identity:get_auth_catalog, system[] own: allowed
 test_get_auth_catalog_1 if {
-	request := {"action": "identity:get_auth_catalog", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "identity:get_auth_catalog", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.auth.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.auth.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:get_auth_projects, system[] own: allowed
 test_get_auth_projects_1 if {
-	request := {"action": "identity:get_auth_projects", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "identity:get_auth_projects", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.auth.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.auth.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:get_auth_domains, system[] own: allowed
 test_get_auth_domains_1 if {
-	request := {"action": "identity:get_auth_domains", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "identity:get_auth_domains", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.auth.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.auth.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }

@@ -3,42 +3,42 @@ package keystone.identity.common_test
 
 # admin_required, system[admin] own: allowed
 test_admin_required_1 if {
-	request := {"action": "admin_required", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "admin_required", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.common.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.common.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # admin_required, system[] own: denied
 test_admin_required_2 if {
-	request := {"action": "admin_required", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "admin_required", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.common.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.common.violations == {{"field": "credentials", "message": "admin_required requires role:admin or is_admin:1"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # service_role, system[service] own: allowed
 test_service_role_1 if {
-	request := {"action": "service_role", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["service"], "role_ids": ["id-service"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "service_role", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["service"], "role_ids": ["id-service"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.common.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.common.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # service_role, system[] own: denied
 test_service_role_2 if {
-	request := {"action": "service_role", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "service_role", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.common.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.common.violations == {{"field": "credentials", "message": "service_role requires role:service"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # service_or_admin, system[admin] own: allowed
 test_service_or_admin_1 if {
-	request := {"action": "service_or_admin", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "service_or_admin", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.common.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.common.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # service_or_admin, system[] own: denied
 test_service_or_admin_2 if {
-	request := {"action": "service_or_admin", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "service_or_admin", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.common.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.common.violations == {{"field": "credentials", "message": "service_or_admin requires rule:admin_required or rule:service_role"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }

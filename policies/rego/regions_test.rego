@@ -3,35 +3,35 @@ package keystone.identity.regions_test
 
 # identity:get_region, system[] own: allowed
 test_get_region_1 if {
-	request := {"action": "identity:get_region", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "identity:get_region", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.regions.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.regions.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:list_regions, system[] own: allowed
 test_list_regions_1 if {
-	request := {"action": "identity:list_regions", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "identity:list_regions", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.regions.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.regions.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:create_region, system[admin] own: allowed
 test_create_region_1 if {
-	request := {"action": "identity:create_region", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "identity:create_region", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": ["admin"], "role_ids": ["id-admin"], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	data.keystone.identity.regions.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.regions.violations == set() with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:create_region, system[] own: denied
 test_create_region_2 if {
-	request := {"action": "identity:create_region", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "identity:create_region", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": null, "system_scope": "all", "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.regions.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.regions.violations == {{"field": "credentials", "message": "identity:create_region requires rule:admin_required"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
 
 # identity:create_region, domain[] own: denied
 test_create_region_3 if {
-	request := {"action": "identity:create_region", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": "d-own", "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}, "domain": {"id": "d-own", "name": "own-domain"}}, "is_admin": false}, "path": {}, "target": {}}
+	request := {"action": "identity:create_region", "credentials": {"user_id": "u-own", "user_domain_id": "d-own", "project_id": null, "project_domain_id": null, "domain_id": "d-own", "system_scope": null, "roles": [], "role_ids": [], "methods": ["password"], "audit_ids": ["audit-1"], "is_admin_project": false, "trust_id": null, "app_cred_id": null, "identity_provider_id": null, "protocol_id": null, "service_user_id": null, "service_roles": [], "attributes": {}, "token": {"user": {"id": "u-own", "domain": {"id": "d-own"}}, "domain": {"id": "d-own", "name": "own-domain"}}, "is_admin": false}, "path": {}, "target": {}}
 	not data.keystone.identity.regions.allow with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 	data.keystone.identity.regions.violations == {{"field": "credentials.scope", "message": "domain-scoped tokens are not allowed; identity:create_region accepts system, project"}} with input as request with data.config.oslo_policy as {"enforce_scope": true, "enforce_new_defaults": true}
 }
