@@ -101,14 +101,15 @@ export function evaluateBinding(rule: BindingRule, claims: Readonly<Record<strin
 
 /**
  * The attributes a login carries into every later policy decision: the chosen claims under
- * their path names. Only scalars and lists of scalars are copied, so a policy compares values
- * rather than walking issuer-specific structures.
+ * their path names. Only scalars are copied: every engine compares them the same way (oslo and
+ * Rego would test a list for membership, Cedar's target values are strings), and a policy
+ * compares values rather than walking issuer-specific structures.
  */
 export function selectAttributes(paths: readonly string[], claims: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const attributes: Record<string, unknown> = {};
   for (const path of paths) {
     const value = claimAt(claims, path);
-    if (isScalar(value) || (Array.isArray(value) && value.every(isScalar))) attributes[path] = value;
+    if (isScalar(value)) attributes[path] = value;
   }
   return attributes;
 }
