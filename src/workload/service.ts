@@ -81,6 +81,10 @@ export function createWorkloadService(deps: WorkloadServiceDeps) {
   // Read on every login, written rarely: kept until the change feed reports a write anywhere.
   const issuerById = keyedCacheUntilChange(deps.changes, 1000, (id: string) => store.getIssuer(id));
   const bindingsOf = keyedCacheUntilChange(deps.changes, 1000, (issuerId: string) => store.listBindings({ issuer_id: issuerId }));
+  // The bound users and projects too: a login writes nothing that moves the change feed, and
+  // disabling either moves it, so the next login sees the change.
+  const boundUser = keyedCacheUntilChange(deps.changes, 1000, deps.getUser);
+  const boundProject = keyedCacheUntilChange(deps.changes, 1000, deps.getProject);
 
   async function requireIssuer(id: string): Promise<IssuerRecord> {
     const issuer = await store.getIssuer(id);
@@ -221,9 +225,9 @@ export function createWorkloadService(deps: WorkloadServiceDeps) {
 
   /** The identity and scope a chosen binding yields, checked as a login would check them. */
   async function outcome(issuer: IssuerRecord, binding: BindingRecord, claims: Record<string, unknown>): Promise<LoginOutcome> {
-    const user = await deps.getUser(binding.rule.token_user_id);
+    const user = await boundUser(binding.rule.token_user_id);
     if (!user || !user.enabled) throw refused(`user ${binding.rule.token_user_id} is missing or disabled`);
-    const project = await deps.getProject(binding.rule.token_project_id);
+    const project = await boundProject(binding.rule.token_project_id);
     if (!project || !project.enabled) throw refused(`project ${binding.rule.token_project_id} is missing or disabled`);
     const attributes = selectAttributes(attributePaths(issuer, binding.rule), claims);
     return { issuer, binding, user: { id: user.id, name: user.name, domain_id: user.domain_id }, project, attributes, claims };
@@ -328,10 +332,11 @@ export function createWorkloadService(deps: WorkloadServiceDeps) {
       const issued = await deps.issue(result.user.id, result.project).catch((error: unknown) => {
         throw error instanceof Unauthorized ? error : refused(`token not issued: ${error instanceof Error ? error.message : String(error)}`);
       });
-      const exp = new Date((claims['exp'] as number) * 1000 + deps.clockLeeway * 1000);
-      if (!(await store.claimJti(issuer.id, claims['jti'] as string, exp, deps.now()))) throw refused(`jti ${String(claims['jti'])} was already used`);
-      const keepUntil = new Date(issued.token.data.expiresAt.getTime() + deps.allowExpiredWindow * 1000);
-      await store.saveAttributes(issued.token.auditId, result.attributes, keepUntil);
+      const spent = await store.spendJti(
+        { issuerId: issuer.id, jti: claims['jti'] as string, expiresAt: new Date((claims['exp'] as number) * 1000 + deps.clockLeeway * 1000), now: deps.now() },
+        { auditId: issued.token.auditId, values: result.attributes, expiresAt: new Date(issued.token.data.expiresAt.getTime() + deps.allowExpiredWindow * 1000) },
+      );
+      if (!spent) throw refused(`jti ${String(claims['jti'])} was already used`);
       return { ...issued, outcome: result };
     },
 

@@ -142,20 +142,28 @@ export function createWorkloadStore(tracked: Kysely<KeystoneDatabase>, untracked
     },
 
     /**
-     * Records a `jti` as used until `expiresAt`. False when it is already recorded: the primary
-     * key makes the first of two concurrent logins (in any process) the only one that wins.
-     * A row left over from an expired token of the same id is replaced.
+     * Spends a `jti` until `jtiExpiresAt` and records the issued token's attributes, in one
+     * statement (one round trip, one commit). False, with nothing recorded, when the `jti` is
+     * already spent: the primary key makes the first of two concurrent logins (in any process)
+     * the only winner. A row left over from an expired token with the same id is taken over.
      */
-    async claimJti(issuerId: string, jti: string, expiresAt: Date, now: Date): Promise<boolean> {
+    async spendJti(
+      spend: { issuerId: string; jti: string; expiresAt: Date; now: Date },
+      attributes: { auditId: string; values: Record<string, unknown>; expiresAt: Date },
+    ): Promise<boolean> {
       const result = await sql<{ jti: string }>`
-        INSERT INTO keystone_ts_workload_jti (issuer_id, jti, expires_at) VALUES (${issuerId}, ${jti}, ${expiresAt})
-        ON CONFLICT (issuer_id, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
-          WHERE keystone_ts_workload_jti.expires_at <= ${now}
-        RETURNING jti`.execute(untracked);
+        WITH spent AS (
+          INSERT INTO keystone_ts_workload_jti (issuer_id, jti, expires_at) VALUES (${spend.issuerId}, ${spend.jti}, ${spend.expiresAt})
+          ON CONFLICT (issuer_id, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
+            WHERE keystone_ts_workload_jti.expires_at <= ${spend.now}
+          RETURNING jti
+        ), saved AS (
+          INSERT INTO keystone_ts_token_attributes (audit_id, attributes, expires_at)
+          SELECT ${attributes.auditId}, ${JSON.stringify(attributes.values)}, ${attributes.expiresAt} FROM spent
+          RETURNING audit_id
+        )
+        SELECT spent.jti FROM spent, saved`.execute(untracked);
       return result.rows.length === 1;
-    },
-    async saveAttributes(auditId: string, attributes: Record<string, unknown>, expiresAt: Date): Promise<void> {
-      await untracked.insertInto('keystone_ts_token_attributes').values({ audit_id: auditId, attributes: JSON.stringify(attributes), expires_at: expiresAt }).execute();
     },
     async getAttributes(auditId: string): Promise<Record<string, unknown> | undefined> {
       const row = await untracked.selectFrom('keystone_ts_token_attributes').select('attributes').where('audit_id', '=', auditId).executeTakeFirst();
