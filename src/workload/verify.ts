@@ -11,10 +11,11 @@ import {
   type JWTVerifyGetKey,
   type JSONWebKeySet,
 } from 'jose';
-type CryptoKey = Awaited<ReturnType<typeof importSPKI>>;
-
 import type { IssuerRecord } from './store.js';
 import { SUPPORTED_ALGORITHMS } from './presets.js';
+
+/** What jose imports a PEM key as (a WebCrypto key; Node 20's types do not name it globally). */
+type CryptoKey = Awaited<ReturnType<typeof importSPKI>>;
 
 /** A token this issuer's configuration refuses; `reason` goes to the log, never to the caller. */
 export class JwtRefused extends Error {
