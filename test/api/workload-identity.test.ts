@@ -206,6 +206,19 @@ describeEachDatabase('Workload identity federation (/v4/federation, JWT login, t
         assert.equal(replay.status, 401);
         const fresh = await login(ids['gh']!, await issuer.sign('gh', ghKey, ghClaims()), 'org-app', second.url);
         assert.equal(fresh.status, 200, fresh.text);
+        // A mapping disabled through this process stops logins at the other one, whose cached
+        // copy the database's change notification drops.
+        assert.equal((await api().put(`/v4/federation/mappings/${ids['gh-mapping']!}`, { mapping: { enabled: false } })).status, 200);
+        try {
+          let status = 200;
+          for (let i = 0; i < 50 && status === 200; i++) {
+            status = (await login(ids['gh']!, await issuer.sign('gh', ghKey, ghClaims()), 'org-app', second.url)).status;
+            if (status === 200) await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+          assert.equal(status, 401);
+        } finally {
+          assert.equal((await api().put(`/v4/federation/mappings/${ids['gh-mapping']!}`, { mapping: { enabled: true } })).status, 200);
+        }
       } finally {
         await second.close();
       }
@@ -316,6 +329,15 @@ describeEachDatabase('Workload identity federation (/v4/federation, JWT login, t
       assert.equal((await login(id, await issuer.sign('pem', old, claims))).status, 200);
       await assertRefused(id, await issuer.sign('pem', await newSigningKey('RS256'), claims));
     });
+  });
+
+  it('purges spent jti and attributes once their tokens expired', async () => {
+    const store = server.service.providers.workloadStore;
+    const past = new Date(Date.now() - 60_000);
+    assert.equal(await store.spendJti({ issuerId: ids['gh']!, jti: `old-${randomUUID()}`, expiresAt: past, now: new Date() }, { auditId: `a-${randomUUID().slice(0, 20)}`, values: {}, expiresAt: past }), true);
+    const before = [await countRows('keystone_ts_token_attributes'), await countRows('keystone_ts_workload_jti')];
+    assert.equal(await store.purgeExpired(new Date()), 2);
+    assert.deepEqual([await countRows('keystone_ts_token_attributes'), await countRows('keystone_ts_workload_jti')], [before[0]! - 1, before[1]! - 1]);
   });
 
   describe('dry run', () => {
