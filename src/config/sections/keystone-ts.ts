@@ -66,8 +66,11 @@ export const KEYSTONE_TS_SECTIONS = {
       'options; these bound how their tokens are checked.',
     options: {
       max_jwt_size: {
-        type: 'int', default: 16384, min: 512, max: 65536,
-        help: 'Longest JWT accepted, in characters; longer ones are refused before they are parsed.',
+        type: 'int', default: 8192, min: 512, max: 16384,
+        help:
+          'Longest JWT accepted, in characters; longer ones are refused before they are parsed. ' +
+          'Workload tokens are 1-2 KB; the JWT login carries it in a header, which Node.js caps ' +
+          'at 16 KB for all headers together.',
       },
       clock_leeway: {
         type: 'int', default: 30, min: 0, max: 300,
