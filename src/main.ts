@@ -91,7 +91,7 @@ import { createLimitService } from './limit/service.js';
 import { createLimitStore } from './limit/store.js';
 import { enforcementModel } from './limit/models.js';
 import { limitRoutes } from './api/v3/limits.js';
-import { createWorkloadService, WORKLOAD_METHOD } from './workload/service.js';
+import { createWorkloadService, SHADOW_USER_MARK, WORKLOAD_METHOD } from './workload/service.js';
 import { createWorkloadStore } from './workload/store.js';
 import { createJwtVerifier } from './workload/verify.js';
 import { workloadIdentityRoutes } from './api/v4/workload-identity.js';
@@ -411,6 +411,14 @@ export async function createService(
       changes,
       getDomain: (id) => providers.resource.getDomain(id),
       getUser: (id) => providers.identity.getUser(id),
+      findUserByName: (name, domainId) => providers.identity.findUserByName(name, domainId),
+      getGroup: (id) => providers.groups.getGroup(id),
+      async createShadowUser(name, domainId, issuerId, groupId) {
+        // No password: a shadow user logs in only through its identity provider.
+        const user = await providers.identity.createUserFromApi({ name, domain_id: domainId, enabled: true, [SHADOW_USER_MARK]: issuerId });
+        await providers.identity.addUserToGroup(groupId, user.id);
+        return user;
+      },
       getProject: (id) => providers.resource.getProject(id),
       issue: (userId, project) => tokens.issue({ userId, methods: [WORKLOAD_METHOD], scope: { project } }),
       now,

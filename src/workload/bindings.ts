@@ -19,8 +19,14 @@ export interface BindingRule {
   readonly bound_subject: ClaimCondition | null;
   /** Claim path → condition; paths are dotted (`kubernetes.io.namespace`). */
   readonly bound_claims: Readonly<Record<string, ClaimCondition>>;
-  /** The user the token logs in as (a service account is a user). */
-  readonly token_user_id: string;
+  /** The user the token logs in as (a service account is a user); or null with `shadow_user`. */
+  readonly token_user_id: string | null;
+  /**
+   * A user per workload instead: named `<issuer name>/<claim value>` in the issuer's domain,
+   * created at its first login without a password and put in `group_id`, whose role assignments
+   * give it its roles (Keystone's federation idiom: roles go to groups, not to shadow users).
+   */
+  readonly shadow_user: { readonly name_claim: string; readonly group_id: string } | null;
   /** The project the issued token is scoped to. */
   readonly token_project_id: string;
   readonly token_restriction_id: string | null;

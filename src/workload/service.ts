@@ -4,7 +4,7 @@ import { newId } from '../common/ids.js';
 import { keyedCacheUntilChange, type ChangeFeed } from '../common/change-feed.js';
 import type { DomainRef, ProjectRef } from '../resource/store.js';
 import type { ValidatedToken } from '../token/provider.js';
-import { evaluateBinding, selectAttributes, type BindingRule, type ClaimCondition } from './bindings.js';
+import { claimAt, evaluateBinding, selectAttributes, type BindingRule, type ClaimCondition } from './bindings.js';
 import { PRESETS, SUPPORTED_ALGORITHMS } from './presets.js';
 import { isUniqueViolation, type BindingRecord, type IssuerRecord, type WorkloadStore } from './store.js';
 import { JwtRefused, outboundUrlProblem, type JwtVerifier } from './verify.js';
@@ -17,7 +17,11 @@ export interface WorkloadServiceDeps {
   readonly verifier: JwtVerifier;
   readonly changes: ChangeFeed;
   readonly getDomain: (id: string) => Promise<DomainRef | undefined>;
-  readonly getUser: (id: string) => Promise<{ id: string; name: string; domain_id: string; enabled: boolean } | undefined>;
+  readonly getUser: (id: string) => Promise<WorkloadUser | undefined>;
+  readonly findUserByName: (name: string, domainId: string) => Promise<WorkloadUser | undefined>;
+  readonly getGroup: (id: string) => Promise<{ id: string; domain_id: string } | undefined>;
+  /** Creates a user without a password, marked as the shadow of `issuerId`, in `groupId`. */
+  readonly createShadowUser: (name: string, domainId: string, issuerId: string, groupId: string) => Promise<WorkloadUser>;
   readonly getProject: (id: string) => Promise<ProjectRef | undefined>;
   readonly issue: (userId: string, project: ProjectRef) => Promise<{ tokenText: string; token: ValidatedToken }>;
   readonly now: () => Date;
@@ -27,11 +31,24 @@ export interface WorkloadServiceDeps {
   readonly clockLeeway: number;
 }
 
+export interface WorkloadUser {
+  readonly id: string;
+  readonly name: string;
+  readonly domain_id: string;
+  readonly enabled: boolean;
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+/** The `extra` attribute that marks a shadow user with the issuer it belongs to. */
+export const SHADOW_USER_MARK = 'workload_identity_provider_id';
+
 /** What a login would issue, or did. */
 export interface LoginOutcome {
   readonly issuer: IssuerRecord;
   readonly binding: BindingRecord;
   readonly user: { id: string; name: string; domain_id: string };
+  /** A shadow user that this login creates (a dry run only says so). */
+  readonly createsShadowUser: boolean;
   readonly project: ProjectRef;
   readonly attributes: Record<string, unknown>;
   readonly claims: Record<string, unknown>;
@@ -62,9 +79,10 @@ export function renderBinding(binding: BindingRecord, issuer: IssuerRecord): Rec
     enabled: binding.enabled,
     position: binding.position,
     bound_claims: rule.bound_claims,
-    token_user_id: rule.token_user_id,
     token_project_id: rule.token_project_id,
   };
+  if (rule.token_user_id !== null) out['token_user_id'] = rule.token_user_id;
+  if (rule.shadow_user !== null) out['shadow_user'] = rule.shadow_user;
   if (rule.bound_audiences !== null) out['bound_audiences'] = rule.bound_audiences;
   if (rule.bound_subject !== null) out['bound_subject'] = rule.bound_subject;
   if (rule.token_restriction_id !== null) out['token_restriction_id'] = rule.token_restriction_id;
@@ -158,13 +176,20 @@ export function createWorkloadService(deps: WorkloadServiceDeps) {
     // Token restrictions arrive with the restricted-token work; storing a restriction that is not
     // enforced would issue a broader token than the operator asked for.
     if (rule.token_restriction_id !== null) throw new ValidationError('token_restriction_id is not supported yet by this server.');
-    const user = await deps.getUser(rule.token_user_id);
-    if (!user) throw new ValidationError(`Could not find user: ${rule.token_user_id}.`);
+    if ((rule.token_user_id === null) === (rule.shadow_user === null)) throw new ValidationError('Give either token_user_id or shadow_user.');
     const project = await deps.getProject(rule.token_project_id);
     if (!project) throw new ValidationError(`Could not find project: ${rule.token_project_id}.`);
-    // An issuer belongs to a domain: its tokens may only become that domain's users in that
-    // domain's projects, so a domain's administrator cannot reach into another domain.
-    if (user.domain_id !== issuer.domain_id) throw new ValidationError(`User ${user.id} is not in the identity provider's domain ${issuer.domain_id}.`);
+    // An issuer belongs to a domain: its tokens may only become that domain's users (and groups)
+    // in that domain's projects, so a domain's administrator cannot reach into another domain.
+    if (rule.token_user_id !== null) {
+      const user = await deps.getUser(rule.token_user_id);
+      if (!user) throw new ValidationError(`Could not find user: ${rule.token_user_id}.`);
+      if (user.domain_id !== issuer.domain_id) throw new ValidationError(`User ${user.id} is not in the identity provider's domain ${issuer.domain_id}.`);
+    } else {
+      const group = await deps.getGroup(rule.shadow_user!.group_id);
+      if (!group) throw new ValidationError(`Could not find group: ${rule.shadow_user!.group_id}.`);
+      if (group.domain_id !== issuer.domain_id) throw new ValidationError(`Group ${group.id} is not in the identity provider's domain ${issuer.domain_id}.`);
+    }
     if (project.domain_id !== issuer.domain_id) throw new ValidationError(`Project ${project.id} is not in the identity provider's domain ${issuer.domain_id}.`);
   }
 
@@ -174,7 +199,10 @@ export function createWorkloadService(deps: WorkloadServiceDeps) {
       bound_audiences: pick('bound_audiences', base?.bound_audiences ?? null),
       bound_subject: pick<ClaimCondition | null>('bound_subject', base?.bound_subject ?? null),
       bound_claims: pick('bound_claims', base?.bound_claims ?? {}) ?? {},
-      token_user_id: pick('token_user_id', base?.token_user_id ?? ''),
+      token_user_id: pick('token_user_id', base?.token_user_id ?? null),
+      shadow_user: ((shadow: { name_claim?: string; group_id: string } | null) => (shadow ? { name_claim: shadow.name_claim ?? 'sub', group_id: shadow.group_id } : null))(
+        pick('shadow_user', base?.shadow_user ?? null),
+      ),
       token_project_id: pick('token_project_id', base?.token_project_id ?? ''),
       token_restriction_id: pick('token_restriction_id', base?.token_restriction_id ?? null),
       attribute_claims: pick('attribute_claims', base?.attribute_claims ?? null),
@@ -223,14 +251,50 @@ export function createWorkloadService(deps: WorkloadServiceDeps) {
     return { chosen: first?.binding, evaluations, refusal: first ? undefined : 'no binding matches' };
   }
 
+  /**
+   * The shadow user a token names, if it exists. A user of that name that is not this issuer's
+   * shadow (a local user, another issuer's) is never taken over: the claim value is the token
+   * holder's choice, the name of an existing account must not be.
+   */
+  async function shadowUser(issuer: IssuerRecord, shadow: NonNullable<BindingRule['shadow_user']>, claims: Record<string, unknown>) {
+    const value = claimAt(claims, shadow.name_claim);
+    if (typeof value !== 'string' || value === '' || value.length > 200) throw refused(`claim ${shadow.name_claim} cannot name a shadow user`);
+    const name = `${issuer.name}/${value}`;
+    const user = await deps.findUserByName(name, issuer.domain_id);
+    if (user && user.extra[SHADOW_USER_MARK] !== issuer.id) throw refused(`user ${name} exists and is not a shadow user of this identity provider`);
+    return { name, user };
+  }
+
   /** The identity and scope a chosen binding yields, checked as a login would check them. */
   async function outcome(issuer: IssuerRecord, binding: BindingRecord, claims: Record<string, unknown>): Promise<LoginOutcome> {
-    const user = await boundUser(binding.rule.token_user_id);
-    if (!user || !user.enabled) throw refused(`user ${binding.rule.token_user_id} is missing or disabled`);
-    const project = await boundProject(binding.rule.token_project_id);
-    if (!project || !project.enabled) throw refused(`project ${binding.rule.token_project_id} is missing or disabled`);
-    const attributes = selectAttributes(attributePaths(issuer, binding.rule), claims);
-    return { issuer, binding, user: { id: user.id, name: user.name, domain_id: user.domain_id }, project, attributes, claims };
+    const { rule } = binding;
+    let user: Pick<WorkloadUser, 'id' | 'name' | 'domain_id' | 'enabled'> | undefined;
+    let createsShadowUser = false;
+    if (rule.shadow_user) {
+      const shadow = await shadowUser(issuer, rule.shadow_user, claims);
+      createsShadowUser = !shadow.user;
+      user = shadow.user ?? { id: '', name: shadow.name, domain_id: issuer.domain_id, enabled: true };
+    } else {
+      user = await boundUser(rule.token_user_id!);
+    }
+    if (!user || !user.enabled) throw refused(`user ${rule.token_user_id ?? user?.name ?? ''} is missing or disabled`);
+    const project = await boundProject(rule.token_project_id);
+    if (!project || !project.enabled) throw refused(`project ${rule.token_project_id} is missing or disabled`);
+    const attributes = selectAttributes(attributePaths(issuer, rule), claims);
+    return { issuer, binding, user: { id: user.id, name: user.name, domain_id: user.domain_id }, createsShadowUser, project, attributes, claims };
+  }
+
+  /** Creates the shadow user of a login; a concurrent first login may have created it already. */
+  async function createShadow(result: LoginOutcome): Promise<LoginOutcome['user']> {
+    const shadow = result.binding.rule.shadow_user!;
+    try {
+      const created = await deps.createShadowUser(result.user.name, result.issuer.domain_id, result.issuer.id, shadow.group_id);
+      return { id: created.id, name: created.name, domain_id: created.domain_id };
+    } catch (error) {
+      const again = await shadowUser(result.issuer, shadow, result.claims).catch(() => undefined);
+      if (again?.user) return { id: again.user.id, name: again.user.name, domain_id: again.user.domain_id };
+      throw error;
+    }
   }
 
   return {
@@ -328,7 +392,8 @@ export function createWorkloadService(deps: WorkloadServiceDeps) {
       const claims = await verifiedClaims(issuer, jwt);
       const selection = select(issuer, await bindingsOf(issuer.id), claims, mappingName);
       if (!selection.chosen) throw refused(selection.refusal!);
-      const result = await outcome(issuer, selection.chosen, claims);
+      let result = await outcome(issuer, selection.chosen, claims);
+      if (result.createsShadowUser) result = { ...result, user: await createShadow(result), createsShadowUser: false };
       const issued = await deps.issue(result.user.id, result.project).catch((error: unknown) => {
         throw error instanceof Unauthorized ? error : refused(`token not issued: ${error instanceof Error ? error.message : String(error)}`);
       });
@@ -367,7 +432,7 @@ export function createWorkloadService(deps: WorkloadServiceDeps) {
         try {
           const result = await outcome(issuer, selection.chosen, claims);
           would = {
-            user: result.user,
+            user: result.createsShadowUser ? { name: result.user.name, domain_id: result.user.domain_id, created: true } : result.user,
             project: { id: result.project.id, name: result.project.name, domain_id: result.project.domain_id },
             methods: [WORKLOAD_METHOD],
             attributes: result.attributes,

@@ -331,6 +331,59 @@ describeEachDatabase('Workload identity federation (/v4/federation, JWT login, t
     });
   });
 
+  describe('shadow users', () => {
+    let groupId: string;
+    before(async () => {
+      const group = await api().post('/v3/groups', { group: { name: `ci-workloads-${ctx.kind}`, domain_id: 'default' } });
+      groupId = group.json.group.id;
+      const member = (await api().get('/v3/roles?name=member')).json.roles[0].id as string;
+      assert.equal((await api().put(`/v3/projects/${bot.projectId}/groups/${groupId}/roles/${member}`)).status, 204);
+      const mapping = await api().post('/v4/federation/mappings', {
+        mapping: { name: 'per-actor', idp_id: ids['gh'], position: 1000, bound_claims: { repository: 'org/app' }, shadow_user: { name_claim: 'actor', group_id: groupId }, token_project_id: bot.projectId },
+      });
+      assert.equal(mapping.status, 201, mapping.text);
+      assert.deepEqual(mapping.json.mapping.shadow_user, { name_claim: 'actor', group_id: groupId });
+    });
+
+    it('creates one passwordless user per actor at its first login, with the group’s roles', async () => {
+      const { identity } = server.service.providers;
+      const dry = await api().post(`/v4/federation/identity_providers/${ids['gh']!}/simulate`, { claims: ghClaims({ actor: 'newbie' }), mapping_name: 'per-actor' });
+      assert.deepEqual(dry.json.simulation.would_issue.user, { name: 'github/newbie', domain_id: 'default', created: true });
+      assert.equal(await identity.findUserByName('github/newbie', 'default'), undefined);
+      const first = await login(ids['gh']!, await issuer.sign('gh', ghKey, ghClaims({ actor: 'newbie' })), 'per-actor');
+      assert.equal(first.status, 200, first.text);
+      assert.equal(first.json.token.user.name, 'github/newbie');
+      assert.deepEqual(first.json.token.roles.map((r: { name: string }) => r.name).sort(), ['member', 'reader']);
+      const second = await login(ids['gh']!, await issuer.sign('gh', ghKey, ghClaims({ actor: 'newbie' })), 'per-actor');
+      assert.equal(second.json.token.user.id, first.json.token.user.id);
+      // No password: the password method cannot log it in.
+      const password = await http(server.url, 'POST', '/v3/auth/tokens', {
+        body: { auth: { identity: { methods: ['password'], password: { user: { id: first.json.token.user.id, password: 'anything' } } } } },
+      });
+      assert.equal(password.status, 401);
+    });
+
+    it('never takes over an existing user of the same name', async () => {
+      await server.service.providers.identity.createUser({ name: 'github/mallory', domain_id: 'default', password: 'local-Passw0rd' });
+      await assertRefused(ids['gh']!, await issuer.sign('gh', ghKey, ghClaims({ actor: 'mallory' })), 'per-actor');
+    });
+
+    it('refuses a mapping with both a user and a shadow user, or a group of another domain', async () => {
+      const both = await api().post('/v4/federation/mappings', {
+        mapping: { name: 'both', idp_id: ids['gh'], token_user_id: bot.userId, shadow_user: { group_id: groupId }, token_project_id: bot.projectId },
+      });
+      assert.equal(both.status, 400, both.text);
+      const neither = await api().post('/v4/federation/mappings', { mapping: { name: 'neither', idp_id: ids['gh'], token_project_id: bot.projectId } });
+      assert.equal(neither.status, 400, neither.text);
+      const domain = await api().post('/v3/domains', { domain: { name: `shadow-other-${ctx.kind}` } });
+      const foreign = await api().post('/v3/groups', { group: { name: 'foreign', domain_id: domain.json.domain.id } });
+      const cross = await api().post('/v4/federation/mappings', {
+        mapping: { name: 'cross-group', idp_id: ids['gh'], shadow_user: { group_id: foreign.json.group.id }, token_project_id: bot.projectId },
+      });
+      assert.equal(cross.status, 400, cross.text);
+    });
+  });
+
   it('purges spent jti and attributes once their tokens expired', async () => {
     const store = server.service.providers.workloadStore;
     const past = new Date(Date.now() - 60_000);

@@ -8,6 +8,7 @@ const rule = (overrides: Partial<BindingRule>): BindingRule => ({
   bound_subject: null,
   bound_claims: {},
   token_user_id: 'u',
+  shadow_user: null,
   token_project_id: 'p',
   token_restriction_id: null,
   attribute_claims: null,
