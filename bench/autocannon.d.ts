@@ -11,6 +11,8 @@ declare module 'autocannon' {
     /** Seconds a request may take before it counts as a timeout. */
     timeout?: number;
     pipelining?: number;
+    /** Per-request hooks; `setupRequest` may change the request (headers) before it is sent. */
+    requests?: { setupRequest?: (request: { headers?: Record<string, string> }) => { headers?: Record<string, string> } }[];
     /** A first run with these settings whose figures are discarded. */
     warmup?: { connections?: number; duration?: number };
   }

@@ -2,6 +2,7 @@
  * Child process entry: runs autocannon with the LoadSpec given as argv[2] (JSON) and prints one
  * line of JSON, a LoadResult, on stdout. See bench/load.ts.
  */
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import type { LoadResult, LoadSpec } from './load.js';
 
@@ -10,7 +11,19 @@ async function main(): Promise<LoadResult> {
   const host = new URL(spec.url).hostname;
   // Load only ever goes to this machine's loopback.
   if (host !== '127.0.0.1') throw new Error(`refusing to load ${host}: only 127.0.0.1 is allowed`);
+  const bearers = spec.bearerTokensFile ? readFileSync(spec.bearerTokensFile, 'utf8').split('\n').filter(Boolean) : undefined;
+  let next = 0;
+  const requests = bearers && [
+    {
+      setupRequest(request: { headers?: Record<string, string> }) {
+        if (next >= bearers.length) throw new Error(`all ${bearers.length} bearer tokens were used`);
+        request.headers = { ...request.headers, authorization: `bearer ${bearers[next++]!}` };
+        return request;
+      },
+    },
+  ];
   const result = await autocannon({
+    ...(requests ? { requests } : {}),
     url: spec.url,
     method: spec.method ?? 'GET',
     headers: spec.headers ?? {},

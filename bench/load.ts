@@ -18,6 +18,11 @@ export interface LoadSpec {
   readonly timeoutSeconds: number;
   /** The status every answer must have; throughput counts only these. */
   readonly expectStatus: number;
+  /**
+   * A file of bearer tokens, one per line, each sent once as `Authorization: bearer <line>`
+   * (single-use JWTs: a workload login spends each one's `jti`). The run fails if they run out.
+   */
+  readonly bearerTokensFile?: string;
 }
 
 export interface LoadResult {

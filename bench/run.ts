@@ -16,10 +16,12 @@
  * 7. Identity on PostgreSQL (bench/identity.ts): GET /v3/users over a 10,000-user domain (whole,
  *    and with list_limit 100), effective role assignments of a user in 50 groups over a
  *    five-level tree, and `openstack user list` over the 10,000 users.
+ * 8. Workload JWT login (bench/workload.ts) at 50 connections on PostgreSQL, 2 workers: a
+ *    GitHub-shaped RS256 token per request (each jti is single-use), JWKS cache warm.
  *
  * Knobs for quick or diagnostic runs (defaults are the reported settings):
  *   BENCH_DURATION=10 BENCH_WARMUP=2 BENCH_CONNECTIONS=50 BENCH_FERNET_OPS=200000
- *   BENCH_STAGES=fernet,ceiling,pglite,pg,policy,restricted,identity   BENCH_CPU_PROF_DIR=dir (--cpu-prof on every server)
+ *   BENCH_STAGES=fernet,ceiling,pglite,pg,policy,restricted,identity,workload   BENCH_CPU_PROF_DIR=dir (--cpu-prof on every server)
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -34,6 +36,7 @@ import { measureFernet, median, round } from './fernet.js';
 import { policyBenchCases, RESTRICTED_BASE_CASE, RESTRICTED_CASE, type PolicyFigures } from './policy.js';
 import { measureEffectiveAssignments, measureOpenstackUserList, measureUserList, seedAssignments, seedUsers, USERS } from './identity.js';
 import { runLoad, type LoadResult, type LoadSpec } from './load.js';
+import { configureWorkload, startBenchIssuer } from './workload.js';
 import {
   adminToken,
   checkValidation,
@@ -55,7 +58,7 @@ const DURATION_S = envNumber('BENCH_DURATION', 10, 1, 120);
 const WARMUP_S = envNumber('BENCH_WARMUP', 2, 0, 60);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, 1, 1000);
 const FERNET_OPS = envNumber('BENCH_FERNET_OPS', 200_000, 1_000, 10_000_000);
-const STAGES = new Set((process.env['BENCH_STAGES'] ?? 'fernet,ceiling,pglite,pg,policy,restricted,identity').split(',').map((s) => s.trim()));
+const STAGES = new Set((process.env['BENCH_STAGES'] ?? 'fernet,ceiling,pglite,pg,policy,restricted,identity,workload').split(',').map((s) => s.trim()));
 /** Only for this run's throwaway admin; never a real credential. */
 const ADMIN_PASSWORD = 'bench-admin-Passw0rd';
 /** Login waits on bcrypt (~0.25 s per hash per core at cost 12): 50 queued logins take seconds. */
@@ -68,6 +71,7 @@ const TARGETS = {
   cedar_p99_us: 150,
   users_10k_list_p50_ms: 100,
   effective_assignments_p50_ms: 5,
+  workload_login_rps_2w: 1000,
 };
 
 const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -85,7 +89,7 @@ function describe(result: LoadResult): string {
 }
 
 /** What to send; the load settings default to the run's. */
-type Target = Pick<LoadSpec, 'url' | 'method' | 'headers' | 'body' | 'expectStatus'> & Partial<LoadSpec>;
+type Target = Pick<LoadSpec, 'url' | 'method' | 'headers' | 'body' | 'expectStatus' | 'bearerTokensFile'> & Partial<LoadSpec>;
 
 async function measure(name: string, spec: Target): Promise<LoadResult> {
   progress(`${name}: ${spec.warmupSeconds ?? WARMUP_S} s warm-up, ${spec.durationSeconds ?? DURATION_S} s at ${CONNECTIONS} connections`);
@@ -397,6 +401,46 @@ async function main(): Promise<void> {
     }
   });
 
+  await stage('workload', async () => {
+    const database = await acquirePostgres();
+    if ('skip' in database) throw new Error(`no PostgreSQL: ${database.skip}`);
+    const dataDir = makeTempDir('kts-bench-workload-');
+    const issuer = await startBenchIssuer();
+    try {
+      await withServer(
+        () => startKeystone({ label: 'keystone-workload-2w', workers: 2, dataDir, adminPassword: ADMIN_PASSWORD, databaseUrl: database.url }),
+        async (server) => {
+          const loginPath = await configureWorkload(server.url, await adminToken(server.url, ADMIN_PASSWORD), issuer.url);
+          // Enough single-use tokens for 2,500 logins/s over warm-up and run (beyond what 2 cores
+          // reach); running out fails the stage rather than replaying.
+          const count = Math.ceil(2500 * (WARMUP_S + DURATION_S + 2)) + 1;
+          const tokensFile = `${dataDir}/workload-jwts.txt`;
+          progress(`workload: signing ${count} RS256 tokens`);
+          const signMs = await issuer.writeTokens(tokensFile, count);
+          progress(`workload: signed in ${(signMs / 1000).toFixed(1)} s`);
+          const result = await measure('workload_login_pg_2w', {
+            url: `${server.url}${loginPath}`,
+            method: 'POST',
+            headers: { 'openstack-mapping-name': 'bench' },
+            bearerTokensFile: tokensFile,
+            expectStatus: 200,
+          });
+          figures['workload_login_rps_pg_2w'] = result.rps;
+          figures['workload_login_p50_ms_pg_2w'] = result.p50_ms;
+          figures['workload_login_p99_ms_pg_2w'] = result.p99_ms;
+          // The same server's token validation right after, as the reference under the same load.
+          const token = await adminToken(server.url, ADMIN_PASSWORD);
+          const validation = await measure('workload_reference_validate_pg_2w', validationSpec(server.url, token, false));
+          figures['workload_login_vs_validate_pg_2w'] = validation.rps > 0 ? round(result.rps / validation.rps, 3) : null;
+        },
+      );
+    } finally {
+      await issuer.close();
+      removeTempDir(dataDir);
+      await database.drop().catch((error: unknown) => progress(`workload: could not drop the bench database: ${String(error)}`));
+    }
+  });
+
   const ratio = (numerator: unknown, denominator: unknown) =>
     typeof numerator === 'number' && typeof denominator === 'number' && denominator > 0 ? round(numerator / denominator, 3) : null;
   figures['validate_vs_ceiling_1w'] = ratio(figures['validate_rps_pglite_1w'], figures['express_ceiling_rps_1w']);
@@ -411,6 +455,7 @@ async function main(): Promise<void> {
     policy_cedar_p99_lt_150us: below(figures['policy_cedar_p99_us'], TARGETS.cedar_p99_us),
     users_10k_list_p50_lt_100ms: below((figures['users_10k_list'] as { p50_ms?: number } | undefined)?.p50_ms, TARGETS.users_10k_list_p50_ms),
     effective_assignments_p50_lt_5ms: below((figures['effective_assignments'] as { p50_ms?: number } | undefined)?.p50_ms, TARGETS.effective_assignments_p50_ms),
+    workload_login_rps_pg_2w_gt_1000: typeof figures['workload_login_rps_pg_2w'] === 'number' ? figures['workload_login_rps_pg_2w'] > TARGETS.workload_login_rps_2w : null,
   };
   figures['runs'] = runs;
   figures['errors'] = errors;
@@ -429,6 +474,7 @@ const KEYS_IN_ORDER = [
   'policy_oslo_p99_us', 'policy_rego_p99_us', 'policy_cedar_p99_us',
   'authz_decision_rps_oslo_1w', 'authz_decision_rps_rego_1w', 'authz_decision_rps_cedar_1w',
   'authz_decision_added_us_rego_vs_oslo', 'authz_decision_added_us_cedar_vs_oslo',
+  'workload_login_rps_pg_2w', 'workload_login_p50_ms_pg_2w', 'workload_login_p99_ms_pg_2w', 'workload_login_vs_validate_pg_2w',
 ];
 
 function report(): void {

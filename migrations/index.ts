@@ -4,6 +4,7 @@ import * as changeNotifications from './0003_keystone_ts_change_notifications.js
 import * as policyBundle from './0004_keystone_ts_policy_bundle.js';
 import * as tokenRestriction from './0005_keystone_ts_token_restriction.js';
 import * as serviceAccounts from './0006_keystone_ts_service_accounts.js';
+import * as workloadIdentity from './0007_keystone_ts_workload_identity.js';
 import type { KyselyMigration } from './types.js';
 
 export type { KyselyMigration, MigrationDb } from './types.js';
@@ -28,4 +29,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Kysely
   ['0004_keystone_ts_policy_bundle', policyBundle],
   ['0005_keystone_ts_token_restriction', tokenRestriction],
   ['0006_keystone_ts_service_accounts', serviceAccounts],
+  ['0007_keystone_ts_workload_identity', workloadIdentity],
 ];

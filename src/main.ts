@@ -103,6 +103,11 @@ import { createTokenRestrictionStore } from './token-restriction/store.js';
 import { createRestrictedTokenIssuer } from './token-restriction/exchange.js';
 import { tokenRestrictionRoutes } from './api/v4/token-restrictions.js';
 import { ACCESS_TOKEN_TYPE, keystoneTokenExchange, oauth2TokenRoutes, type SubjectTokenHandler } from './api/v4/oauth2-token.js';
+import { createWorkloadService, SHADOW_USER_MARK, WORKLOAD_METHOD } from './workload/service.js';
+import { createWorkloadStore } from './workload/store.js';
+import { createJwtVerifier } from './workload/verify.js';
+import { jwtSubjectTokenHandler, workloadIdentityRoutes } from './api/v4/workload-identity.js';
+import { JWT_TOKEN_TYPE } from './workload/token-exchange.js';
 
 export type Log = (record: Record<string, unknown>) => void;
 
@@ -275,12 +280,15 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
       await inlinePolicies.validate(language, source);
     },
   });
+  // Issuers and bindings announce their writes; used jti and token attributes do not (migration 0007).
+  const workloadStore = createWorkloadStore(db.kysely, database.kysely);
   return {
     resource,
     resourceService,
     serviceAccounts,
     limits,
     tokenRestrictions,
+    workloadStore,
     assignments,
     assignmentAdmin,
     groups,
@@ -408,6 +416,7 @@ export async function createService(
       oauth1: providers.oauth1,
       trusts: providers.trusts,
       restrictions: providers.tokenRestrictions,
+      tokenAttributes: { method: WORKLOAD_METHOD, find: (auditId) => providers.workloadStore.getAttributes(auditId) },
       options: {
         expiration: config.token.expiration,
         allowExpiredWindow: config.token.allow_expired_window,
@@ -474,6 +483,37 @@ export async function createService(
       options: { cacheTtlSeconds: API_KEY_CACHE_TTL_SECONDS, cacheSize: 10_000 },
       log: options.log,
     });
+    const workload = createWorkloadService({
+      store: providers.workloadStore,
+      verifier: createJwtVerifier({
+        maxJwtLength: config.workload_identity.max_jwt_size,
+        clockLeeway: config.workload_identity.clock_leeway,
+        jwksRefreshInterval: config.workload_identity.jwks_refresh_interval,
+        jwksMaxAge: config.workload_identity.jwks_max_age,
+        fetch: globalThis.fetch,
+        now,
+      }),
+      changes,
+      getDomain: (id) => providers.resource.getDomain(id),
+      getUser: (id) => providers.identity.getUser(id),
+      findUserByName: (name, domainId) => providers.identity.findUserByName(name, domainId),
+      getGroup: (id) => providers.groups.getGroup(id),
+      async createShadowUser(name, domainId, issuerId, groupId) {
+        // No password: a shadow user logs in only through its identity provider.
+        const user = await providers.identity.createUserFromApi({ name, domain_id: domainId, enabled: true, [SHADOW_USER_MARK]: issuerId });
+        await providers.identity.addUserToGroup(groupId, user.id);
+        return user;
+      },
+      getProject: (id) => providers.resource.getProject(id),
+      issue: (userId, project) => tokens.issue({ userId, methods: [WORKLOAD_METHOD], scope: { project } }),
+      now,
+      allowExpiredWindow: config.token.allow_expired_window,
+      clockLeeway: config.workload_identity.clock_leeway,
+    });
+    // Used jti and attributes of expired tokens are dropped now and then; any process may do it.
+    const purge = setInterval(() => void workload.purgeExpired().catch((error: unknown) => options.log({ level: 'warning', msg: 'workload purge failed', error: String(error) })), 600_000);
+    purge.unref();
+    closers.unshift(async () => clearInterval(purge));
     const metrics = createMetrics();
     const decisionLog = openDecisionLog(config.keystone_ts.decision_log);
     closers.unshift(decisionLog.close);
@@ -500,6 +540,7 @@ export async function createService(
     // RFC 8693 token exchange, one handler per subject_token_type.
     const subjectTokenHandlers = new Map<string, SubjectTokenHandler>([
       [ACCESS_TOKEN_TYPE, keystoneTokenExchange({ validate: (text) => tokens.validate(text), issuer: restrictedTokens, restrictions: providers.tokenRestrictions, policy: observedPolicy, credentialsFor })],
+      [JWT_TOKEN_TYPE, jwtSubjectTokenHandler({ workload, tokens })],
     ]);
     const routes: Route[] = [
       ...discoveryRoutes(),
@@ -573,6 +614,7 @@ export async function createService(
       ...endpointFilterRoutes({ admin: providers.catalogAdmin, resource: providers.resource }),
       ...policyRoutes({ policies: providers.endpointPolicy, listLimit: config.policy.list_limit || config.DEFAULT.list_limit || null }),
       ...federationRoutes({ federation: providers.federation }),
+      ...workloadIdentityRoutes({ workload, tokens }),
       ...limitRoutes({
         limits: providers.limits,
         schemas,

@@ -48,6 +48,28 @@ rules["keystone_ts:revoke_api_key"] := {"scope_types": ["system", "domain", "pro
 
 rules["keystone_ts:delete_api_key"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:delete_api_key requires (rule:admin_required) or user_id:%(target.api_key.user_id)s or (role:manager and project_id:%(target.api_key.owner_project_id)s and not None:%(target.api_key.owner_project_id)s) or (role:manager and domain_id:%(target.api_key.owner_domain_id)s and not None:%(target.api_key.owner_domain_id)s)"}
 
+rules["keystone_ts:list_workload_identity_providers"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:list_workload_identity_providers requires rule:admin_required or (role:reader and system_scope:all)"}
+
+rules["keystone_ts:get_workload_identity_provider"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:get_workload_identity_provider requires rule:admin_required or (role:reader and system_scope:all) or (role:admin and domain_id:%(target.identity_provider.domain_id)s)"}
+
+rules["keystone_ts:create_workload_identity_provider"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:create_workload_identity_provider requires rule:admin_required or (role:admin and domain_id:%(target.identity_provider.domain_id)s)"}
+
+rules["keystone_ts:update_workload_identity_provider"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:update_workload_identity_provider requires rule:admin_required or (role:admin and domain_id:%(target.identity_provider.domain_id)s)"}
+
+rules["keystone_ts:delete_workload_identity_provider"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:delete_workload_identity_provider requires rule:admin_required or (role:admin and domain_id:%(target.identity_provider.domain_id)s)"}
+
+rules["keystone_ts:list_workload_mappings"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:list_workload_mappings requires rule:admin_required or (role:reader and system_scope:all)"}
+
+rules["keystone_ts:get_workload_mapping"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:get_workload_mapping requires rule:admin_required or (role:reader and system_scope:all) or (role:admin and domain_id:%(target.mapping.domain_id)s)"}
+
+rules["keystone_ts:create_workload_mapping"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:create_workload_mapping requires rule:admin_required or (role:admin and domain_id:%(target.mapping.domain_id)s)"}
+
+rules["keystone_ts:update_workload_mapping"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:update_workload_mapping requires rule:admin_required or (role:admin and domain_id:%(target.mapping.domain_id)s)"}
+
+rules["keystone_ts:delete_workload_mapping"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:delete_workload_mapping requires rule:admin_required or (role:admin and domain_id:%(target.mapping.domain_id)s)"}
+
+rules["keystone_ts:simulate_workload_login"] := {"scope_types": ["system", "domain", "project"], "requires": "keystone_ts:simulate_workload_login requires rule:admin_required or (role:reader and system_scope:all) or (role:admin and domain_id:%(target.identity_provider.domain_id)s)"}
+
 default allow := false
 
 # allow: the action is in this area, a restricted token's restriction allows it, the token's
@@ -202,6 +224,61 @@ _check if {
 _check if {
 	input.action == "keystone_ts:delete_api_key"
 	keystone_ts_delete_api_key
+}
+
+_check if {
+	input.action == "keystone_ts:list_workload_identity_providers"
+	keystone_ts_list_workload_identity_providers
+}
+
+_check if {
+	input.action == "keystone_ts:get_workload_identity_provider"
+	keystone_ts_get_workload_identity_provider
+}
+
+_check if {
+	input.action == "keystone_ts:create_workload_identity_provider"
+	keystone_ts_create_workload_identity_provider
+}
+
+_check if {
+	input.action == "keystone_ts:update_workload_identity_provider"
+	keystone_ts_update_workload_identity_provider
+}
+
+_check if {
+	input.action == "keystone_ts:delete_workload_identity_provider"
+	keystone_ts_delete_workload_identity_provider
+}
+
+_check if {
+	input.action == "keystone_ts:list_workload_mappings"
+	keystone_ts_list_workload_mappings
+}
+
+_check if {
+	input.action == "keystone_ts:get_workload_mapping"
+	keystone_ts_get_workload_mapping
+}
+
+_check if {
+	input.action == "keystone_ts:create_workload_mapping"
+	keystone_ts_create_workload_mapping
+}
+
+_check if {
+	input.action == "keystone_ts:update_workload_mapping"
+	keystone_ts_update_workload_mapping
+}
+
+_check if {
+	input.action == "keystone_ts:delete_workload_mapping"
+	keystone_ts_delete_workload_mapping
+}
+
+_check if {
+	input.action == "keystone_ts:simulate_workload_login"
+	keystone_ts_simulate_workload_login
 }
 
 # keystone_ts:authz_decision: (empty: always true)
@@ -606,4 +683,129 @@ _keystone_ts_delete_api_key_1 if {
 
 _keystone_ts_delete_api_key_2 if {
 	data.keystone.oslo.render(input.target.api_key.owner_domain_id) == "None"
+}
+
+# keystone_ts:list_workload_identity_providers: rule:admin_required or (role:reader and system_scope:all)
+keystone_ts_list_workload_identity_providers if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_list_workload_identity_providers if {
+	data.keystone.oslo.has_role("reader")
+	data.keystone.oslo.creds_match_1("system_scope", "all")
+}
+
+# keystone_ts:get_workload_identity_provider: rule:admin_required or (role:reader and system_scope:all) or (role:admin and domain_id:%(target.identity_provider.domain_id)s)
+keystone_ts_get_workload_identity_provider if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_get_workload_identity_provider if {
+	data.keystone.oslo.has_role("reader")
+	data.keystone.oslo.creds_match_1("system_scope", "all")
+}
+
+keystone_ts_get_workload_identity_provider if {
+	data.keystone.oslo.has_role("admin")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.identity_provider.domain_id))
+}
+
+# keystone_ts:create_workload_identity_provider: rule:admin_required or (role:admin and domain_id:%(target.identity_provider.domain_id)s)
+keystone_ts_create_workload_identity_provider if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_create_workload_identity_provider if {
+	data.keystone.oslo.has_role("admin")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.identity_provider.domain_id))
+}
+
+# keystone_ts:update_workload_identity_provider: rule:admin_required or (role:admin and domain_id:%(target.identity_provider.domain_id)s)
+keystone_ts_update_workload_identity_provider if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_update_workload_identity_provider if {
+	data.keystone.oslo.has_role("admin")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.identity_provider.domain_id))
+}
+
+# keystone_ts:delete_workload_identity_provider: rule:admin_required or (role:admin and domain_id:%(target.identity_provider.domain_id)s)
+keystone_ts_delete_workload_identity_provider if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_delete_workload_identity_provider if {
+	data.keystone.oslo.has_role("admin")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.identity_provider.domain_id))
+}
+
+# keystone_ts:list_workload_mappings: rule:admin_required or (role:reader and system_scope:all)
+keystone_ts_list_workload_mappings if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_list_workload_mappings if {
+	data.keystone.oslo.has_role("reader")
+	data.keystone.oslo.creds_match_1("system_scope", "all")
+}
+
+# keystone_ts:get_workload_mapping: rule:admin_required or (role:reader and system_scope:all) or (role:admin and domain_id:%(target.mapping.domain_id)s)
+keystone_ts_get_workload_mapping if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_get_workload_mapping if {
+	data.keystone.oslo.has_role("reader")
+	data.keystone.oslo.creds_match_1("system_scope", "all")
+}
+
+keystone_ts_get_workload_mapping if {
+	data.keystone.oslo.has_role("admin")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.mapping.domain_id))
+}
+
+# keystone_ts:create_workload_mapping: rule:admin_required or (role:admin and domain_id:%(target.mapping.domain_id)s)
+keystone_ts_create_workload_mapping if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_create_workload_mapping if {
+	data.keystone.oslo.has_role("admin")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.mapping.domain_id))
+}
+
+# keystone_ts:update_workload_mapping: rule:admin_required or (role:admin and domain_id:%(target.mapping.domain_id)s)
+keystone_ts_update_workload_mapping if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_update_workload_mapping if {
+	data.keystone.oslo.has_role("admin")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.mapping.domain_id))
+}
+
+# keystone_ts:delete_workload_mapping: rule:admin_required or (role:admin and domain_id:%(target.mapping.domain_id)s)
+keystone_ts_delete_workload_mapping if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_delete_workload_mapping if {
+	data.keystone.oslo.has_role("admin")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.mapping.domain_id))
+}
+
+# keystone_ts:simulate_workload_login: rule:admin_required or (role:reader and system_scope:all) or (role:admin and domain_id:%(target.identity_provider.domain_id)s)
+keystone_ts_simulate_workload_login if {
+	data.keystone.identity.common.admin_required
+}
+
+keystone_ts_simulate_workload_login if {
+	data.keystone.oslo.has_role("reader")
+	data.keystone.oslo.creds_match_1("system_scope", "all")
+}
+
+keystone_ts_simulate_workload_login if {
+	data.keystone.oslo.has_role("admin")
+	data.keystone.oslo.creds_match_1("domain_id", data.keystone.oslo.render(input.target.identity_provider.domain_id))
 }

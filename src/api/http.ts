@@ -80,6 +80,8 @@ export interface Route {
   /**
    * False: the body is neither read nor parsed. Envoy's ext_authz check carries the original
    * request's method and headers, but its body (if any) belongs to the protected service.
+   * 'form': an `application/x-www-form-urlencoded` body (OAuth 2.0 endpoints, RFC 6749 §4.1.3),
+   * handed over as a record of its fields; a repeated field is refused (RFC 6749 §3.2).
    */
   readonly readBody?: boolean;
   /**

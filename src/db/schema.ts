@@ -527,6 +527,47 @@ export interface KeystoneTsApiKeyTable {
   revoked_by: string | null;
 }
 
+/** A trusted workload issuer (migration 0007). */
+export interface KeystoneTsWorkloadIssuerTable {
+  id: string;
+  name: string;
+  domain_id: string;
+  enabled: boolean;
+  preset: string | null;
+  bound_issuer: string | null;
+  oidc_discovery_url: string | null;
+  jwks_url: string | null;
+  jwks: string | null;
+  jwt_validation_pubkeys: string | null;
+  allowed_algorithms: string;
+  bound_audiences: string;
+  max_token_age: number | null;
+  default_mapping_name: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface KeystoneTsWorkloadBindingTable {
+  id: string;
+  issuer_id: string;
+  name: string;
+  enabled: boolean;
+  position: number;
+  rule: string;
+  created_at: Generated<Date>;
+}
+
+export interface KeystoneTsWorkloadJtiTable {
+  issuer_id: string;
+  jti: string;
+  expires_at: Date;
+}
+
+export interface KeystoneTsTokenAttributesTable {
+  audit_id: string;
+  attributes: string;
+  expires_at: Date;
+}
+
 export interface KeystoneDatabase {
   access_rule: AccessRuleTable;
   access_token: AccessTokenTable;
@@ -584,6 +625,10 @@ export interface KeystoneDatabase {
   keystone_ts_token_restriction_role: KeystoneTsTokenRestrictionRoleTable;
   keystone_ts_service_account: KeystoneTsServiceAccountTable;
   keystone_ts_api_key: KeystoneTsApiKeyTable;
+  keystone_ts_workload_issuer: KeystoneTsWorkloadIssuerTable;
+  keystone_ts_workload_binding: KeystoneTsWorkloadBindingTable;
+  keystone_ts_workload_jti: KeystoneTsWorkloadJtiTable;
+  keystone_ts_token_attributes: KeystoneTsTokenAttributesTable;
 }
 
 /** Keystone's tables (what upstream's alembic creates), for checks and tests. */

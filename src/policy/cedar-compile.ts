@@ -176,6 +176,11 @@ function matchOf(match: string, state: CompileState, rule: string): Match {
   return { kind: 'literal', value: match };
 }
 
+/** Credential paths under `attributes.` (src/policy/pdp.ts Credentials.attributes). */
+export const ATTRIBUTES_PREFIX = 'attributes.';
+/** The context.target key of a caller attribute: `credentials.attributes.<name>`. */
+export const ATTRIBUTE_TARGET_PREFIX = `credentials.${ATTRIBUTES_PREFIX}`;
+
 function targetValue(key: string): string {
   return `context.target[${cedarString(key)}]`;
 }
@@ -262,6 +267,14 @@ function compileCheck(check: Check, state: CompileState, stack: readonly string[
     }
     case 'generic': {
       const match = matchOf(check.match, state, rule);
+      if (check.left.startsWith(ATTRIBUTES_PREFIX) && check.left.length > ATTRIBUTES_PREFIX.length) {
+        // Caller attributes (a workload token's claims) have open-ended names, so they travel
+        // like target values: each one a rule names becomes an optional string of
+        // context.target, filled from the credentials only (never from the request).
+        const key = `credentials.${check.left}`;
+        state.targetKeys.add(key);
+        return and(atom(`context.target has ${cedarString(key)}`), withMatch(match, (value) => atom(`${targetValue(key)} == ${value}`)));
+      }
       const literal = renderedLiteralLeft(check.left);
       if (literal === undefined) return credentialCheck(check.left, match, rule);
       return withMatch(match, (value, rendered) => {

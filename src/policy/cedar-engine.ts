@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { projectPath } from '../common/paths.js';
 import {
+  ATTRIBUTE_TARGET_PREFIX,
   CREDENTIAL_ATTRIBUTES,
   PRINCIPAL_TYPE,
   RESOURCE_TYPE,
@@ -316,8 +317,14 @@ export function createCedarEngine(options: CedarEngineOptions): PolicyEngine {
     const rendered: Record<string, string> = {};
     if (keys.length === 0) return rendered;
     const flat = flattenTarget(input);
+    const attributes = input.credentials.attributes ?? {};
     for (const key of keys) {
-      if (Object.prototype.hasOwnProperty.call(flat, key)) rendered[key] = pythonStr(flat[key]);
+      if (key.startsWith(ATTRIBUTE_TARGET_PREFIX)) {
+        // From the credentials only: a request's own path or target values can never pose as them.
+        const name = key.slice(ATTRIBUTE_TARGET_PREFIX.length);
+        const value = Object.prototype.hasOwnProperty.call(attributes, name) ? attributes[name] : undefined;
+        if (value !== undefined && value !== null && typeof value !== 'object') rendered[key] = pythonStr(value);
+      } else if (Object.prototype.hasOwnProperty.call(flat, key)) rendered[key] = pythonStr(flat[key]);
     }
     return rendered;
   };

@@ -27,7 +27,7 @@ export function credentialsFor(token: ValidatedToken, service: ValidatedToken | 
     service_user_id: service ? service.user.id : null,
     service_roles: service ? service.roles.map((r) => r.name) : [],
     restriction: restrictionOf(token),
-    attributes: {},
+    attributes: token.attributes ?? {},
     token: {
       user: { id: token.user.id, domain: { id: token.userDomain.id } },
       ...(scope.kind === 'domain' ? { domain: { id: scope.domain.id, name: scope.domain.name } } : {}),

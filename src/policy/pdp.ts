@@ -36,8 +36,8 @@ export interface Credentials {
    */
   readonly restriction: CredentialsRestriction | null;
   /**
-   * Attributes of the caller's identity that policies may read (e.g. the claims a workload
-   * token was accepted with); `{}` for tokens without any.
+   * Attributes of the caller beyond Keystone's: for a workload token, the claims its login's
+   * binding selected (`repository`, `ref`, `kubernetes.io.namespace`, ...). `{}` otherwise.
    */
   readonly attributes: Readonly<Record<string, unknown>>;
   /**

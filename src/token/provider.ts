@@ -37,6 +37,11 @@ export interface ValidatedToken {
   readonly trust?: TokenTrust;
   /** Restricted tokens (payload 11): the restriction as it is now, read again at every validation. */
   readonly restriction?: TokenRestrictionRecord;
+  /**
+   * Workload tokens: the claims their login's binding selected (src/workload). A Fernet payload
+   * cannot carry them; they are stored by the audit id that starts the token's chain.
+   */
+  readonly attributes?: Readonly<Record<string, unknown>>;
 }
 
 /** What validating and rendering a trust-scoped token need of the trust. */
@@ -114,6 +119,11 @@ export interface TokenProviderDeps {
   readonly trusts?: TrustLookup;
   /** Token restrictions by id; without it restricted tokens are not valid here. */
   readonly restrictions?: { find(id: string): Promise<TokenRestrictionRecord | undefined> };
+  /**
+   * Attributes of tokens issued by a workload login, by the audit id that starts the chain;
+   * read for tokens carrying `method`. Without it no token has attributes.
+   */
+  readonly tokenAttributes?: { readonly method: string; find(chainAuditId: string): Promise<Readonly<Record<string, unknown>> | undefined> };
 }
 
 export interface IssueRequest {
@@ -312,12 +322,11 @@ export function createTokenProvider(deps: TokenProviderDeps) {
   async function check(data: TokenData): Promise<ValidatedToken> {
     const minted = await mint(data);
     const auditIds = data.auditIds;
-    const token: ValidatedToken = {
-      ...minted,
-      data,
-      auditId: auditIds.length > 1 ? auditIds[auditIds.length - 2]! : auditIds[0] ?? '',
-      parentAuditId: auditIds.length > 1 ? auditIds[auditIds.length - 1]! : null,
-    };
+    const auditId = auditIds.length > 1 ? auditIds[auditIds.length - 2]! : auditIds[0] ?? '';
+    const parentAuditId = auditIds.length > 1 ? auditIds[auditIds.length - 1]! : null;
+    // A rescoped workload token keeps its login's attributes: the chain's first audit id names it.
+    const attributes = deps.tokenAttributes && data.methods.includes(deps.tokenAttributes.method) ? await deps.tokenAttributes.find(parentAuditId ?? auditId) : undefined;
+    const token: ValidatedToken = { ...minted, data, auditId, parentAuditId, ...(attributes ? { attributes } : {}) };
     await checkRevocation(token);
     if (!token.user.enabled) throw new Unauthorized(`User ${token.user.id} is disabled`);
     return token;

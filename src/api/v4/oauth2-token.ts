@@ -40,6 +40,8 @@ export interface TokenExchangeRequest {
 export interface TokenExchangeResult {
   readonly tokenText: string;
   readonly expiresAt: Date;
+  /** Keystone's token body, for handlers that answer with it beside RFC 8693's members (a workload login). */
+  readonly tokenBody?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -93,6 +95,7 @@ export function oauth2TokenRoutes(deps: OAuth2TokenRoutesDeps): Route[] {
         issued_token_type: ACCESS_TOKEN_TYPE,
         token_type: 'Bearer',
         expires_in: Math.max(0, Math.floor((issued.expiresAt.getTime() - deps.now().getTime()) / 1000)),
+        ...issued.tokenBody,
       },
       headers: { 'X-Subject-Token': issued.tokenText, 'Cache-Control': 'no-store', Pragma: 'no-cache' },
     };

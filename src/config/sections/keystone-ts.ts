@@ -57,4 +57,36 @@ export const KEYSTONE_TS_SECTIONS = {
       },
     },
   },
+  workload_identity: {
+    origin: 'keystone-ts',
+    help:
+      'Workload identity federation: CI jobs, Kubernetes pods and SPIFFE workloads exchanging ' +
+      'their platform-issued JWT for a Keystone token (`/v4/federation/identity_providers`, ' +
+      'docs/decisions/0011-workload-identity.md). Issuers and their bindings are API data, not ' +
+      'options; these bound how their tokens are checked.',
+    options: {
+      max_jwt_size: {
+        type: 'int', default: 8192, min: 512, max: 16384,
+        help:
+          'Longest JWT accepted, in characters; longer ones are refused before they are parsed. ' +
+          'Workload tokens are 1-2 KB; the JWT login carries it in a header, which Node.js caps ' +
+          'at 16 KB for all headers together.',
+      },
+      clock_leeway: {
+        type: 'int', default: 30, min: 0, max: 300,
+        help: 'Seconds of clock skew tolerated on a JWT\'s `exp`, `nbf` and `iat`.',
+      },
+      jwks_refresh_interval: {
+        type: 'int', default: 30, min: 0, max: 3600,
+        help:
+          'Least number of seconds between two fetches of one issuer\'s keys. A token with an ' +
+          'unknown `kid` triggers a fetch (key rotation), at most this often, so forged tokens ' +
+          'cannot turn keystone-ts into a load generator against the issuer.',
+      },
+      jwks_max_age: {
+        type: 'int', default: 600, min: 1, max: 86400,
+        help: 'Seconds a fetched discovery document or key set is used before it is fetched again.',
+      },
+    },
+  },
 } as const satisfies RegistrySpec;
