@@ -230,7 +230,12 @@ export function createIdentityService(deps: IdentityServiceDeps) {
 
   /** Splits user list filters into the SQL query and the in-memory rest; null: nothing can match. */
   function userQuery(list: UserListFilters, base: Partial<UserListQuery>): { query: UserListQuery; rest: ListFilter[] } | null {
-    const query: { -readonly [K in keyof UserListQuery]: UserListQuery[K] } = { ...base, passwordExpires: list.passwordExpires };
+    const query: { -readonly [K in keyof UserListQuery]: UserListQuery[K] } = {
+      ...base,
+      passwordExpires: list.passwordExpires,
+      // Listed users need created_at only for the inactivity rule (isInactive).
+      skipCreatedAt: !compliance.disable_user_account_days_inactive,
+    };
     const nameIlike: string[] = [];
     const rest: ListFilter[] = [];
     for (const f of list.filters) {
