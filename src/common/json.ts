@@ -48,37 +48,42 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const SPACE = 0x20;
 
+/** Whether the quote at `at` is escaped: preceded by an odd run of backslashes. */
+function escapedQuote(src: Buffer, at: number): boolean {
+  let backslashes = 0;
+  for (let i = at - 1; i >= 0 && src[i] === BACKSLASH; i -= 1) backslashes += 1;
+  return backslashes % 2 === 1;
+}
+
 /**
  * Python's separators put into compact ASCII JSON: a space after every `,` and `:` outside
- * strings. Two byte scans over a Buffer are several times faster than building the text piece by
- * piece, which matters for a 10,000-user list (2.7 MB): about 20 ms against 80.
+ * strings. One pass over a Buffer: each string is found with a native indexOf and copied whole,
+ * so only the structural bytes are looked at one by one (a 100 kB role-assignment list spent a
+ * sixth of its request here when every byte was).
  */
 function spaced(ascii: string): string {
   const src = Buffer.from(ascii, 'latin1');
-  let separators = 0;
-  let inString = false;
-  for (let i = 0; i < src.length; i += 1) {
-    const c = src[i]!;
-    if (inString) {
-      if (c === BACKSLASH) i += 1;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) inString = true;
-    else if (c === COMMA || c === COLON) separators += 1;
-  }
-  if (separators === 0) return ascii;
-  const out = Buffer.allocUnsafe(src.length + separators);
+  const n = src.length;
+  // Every byte a separator at worst.
+  const out = Buffer.allocUnsafe(n * 2);
   let o = 0;
-  inString = false;
-  for (let i = 0; i < src.length; i += 1) {
+  let i = 0;
+  while (i < n) {
     const c = src[i]!;
-    out[o++] = c;
-    if (inString) {
-      if (c === BACKSLASH) out[o++] = src[++i]!;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) inString = true;
-    else if (c === COMMA || c === COLON) out[o++] = SPACE;
+    if (c === QUOTE) {
+      let close = src.indexOf(QUOTE, i + 1);
+      while (close !== -1 && escapedQuote(src, close)) close = src.indexOf(QUOTE, close + 1);
+      // JSON.stringify closes every string; an unclosed one is copied as it is.
+      const end = close === -1 ? n : close + 1;
+      o += src.copy(out, o, i, end);
+      i = end;
+    } else {
+      out[o++] = c;
+      if (c === COMMA || c === COLON) out[o++] = SPACE;
+      i += 1;
+    }
   }
-  return out.toString('latin1');
+  return out.toString('latin1', 0, o);
 }
 
 /** `json.dumps(value)`: ", " / ": " separators, insertion order, ASCII only. */
