@@ -4,7 +4,7 @@
  * (authentication, policy, serialising and writing the body), and the client's own reading and
  * JSON parsing, which `npm run bench` counts in its latencies too.
  *
- *   node dist/bench/identity-inprocess.js [rounds]      (PostgreSQL as test/support/postgres.ts finds it)
+ *   node dist/bench/identity-inprocess.js [rounds] [users|assignments]   (PostgreSQL as test/support/postgres.ts finds it)
  *
  * Figures are medians over `rounds` requests after a warm-up. For judging a change on a busy
  * machine: the split tells which part moved, and the process's CPU time per request (server and
@@ -17,6 +17,7 @@ import { adminLogin, startTestServer } from '../test/support/server.js';
 import { seedAssignments, seedUsers, USERS } from './identity.js';
 
 const ROUNDS = Number(process.argv[2] ?? 40);
+const ONLY = process.argv[3];
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -90,10 +91,10 @@ async function main(): Promise<void> {
         }),
       );
     };
-    await measure(`GET /v3/users over ${USERS}`, `/v3/users?domain_id=${domainId}`, (json) => {
+    if (ONLY !== 'assignments') await measure(`GET /v3/users over ${USERS}`, `/v3/users?domain_id=${domainId}`, (json) => {
       if ((json['users'] as unknown[]).length < USERS) throw new Error('wrong user count');
     });
-    await measure('GET /v3/role_assignments?effective', `/v3/role_assignments?effective&user.id=${userId}`, (json) => {
+    if (ONLY !== 'users') await measure('GET /v3/role_assignments?effective', `/v3/role_assignments?effective&user.id=${userId}`, (json) => {
       if ((json['role_assignments'] as unknown[]).length === 0) throw new Error('no assignments');
     });
   } finally {
