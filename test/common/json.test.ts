@@ -5,7 +5,7 @@ import { seededRandom } from '../support/random.js';
 
 const STRINGS = ['', 'a,b', 'k: v', 'quote " inside', 'back\\slash', 'both \\", :', 'é ü ☃', '\u0000\u001f', '😀', ',', ':', '"', '\\',
   // Backslash runs before a quote: the string ends at the first quote after an even run.
-  'ends \\', '\\\\', 'run \\\\\" , :', '\\":\\,'];
+  'ends \\', '\\\\', 'run \\\\" , :', '\\":\\,'];
 
 function randomValue(rand: () => number, depth: number): unknown {
   const pick = rand();
