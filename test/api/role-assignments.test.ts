@@ -161,6 +161,25 @@ describeEachDatabase('/v3/role_assignments', (ctx) => {
     assert.deepEqual(login.json.token.roles.map((r: { id: string }) => r.id).sort(), [ids.member, ids.reader, ids.r3].sort());
   });
 
+  it('sees a project created or deleted since the last listing (the project sets kept between listings follow writes)', async () => {
+    const before = lines(await list(`effective&user.id=${ids.user}`));
+    const created = await call('POST', '/v3/projects', { project: { name: 'ra-c', domain_id: ids.domain, parent_id: ids.b } });
+    assert.equal(created.status, 201, created.text);
+    const c = created.json.project.id as string;
+    try {
+      const after = lines(await list(`effective&user.id=${ids.user}`));
+      // A's inherited grant, the role it implies, and the group's inherited domain grant reach C.
+      assert.deepEqual(
+        after.filter((line) => !before.includes(line)),
+        [`u:${ids.user} p:${c} ${ids.member} inherited`, `u:${ids.user} p:${c} ${ids.reader} inherited`, `u:${ids.user} p:${c} ${ids.reader} inherited`].sort(),
+      );
+    } finally {
+      assert.equal((await call('PATCH', `/v3/projects/${c}`, { project: { enabled: false } })).status, 200);
+      assert.equal((await call('DELETE', `/v3/projects/${c}`)).status, 204);
+    }
+    assert.deepEqual(lines(await list(`effective&user.id=${ids.user}`)), before);
+  });
+
   it('adds names with include_names', async () => {
     const entries = await list(`include_names&user.id=${ids.user}&scope.project.id=${ids.b}`);
     assert.deepEqual(entries, [
