@@ -56,6 +56,14 @@ function spacedStringify(value: unknown): string {
   return indented.replace(/,\n */g, ', ').replace(/\n */g, '');
 }
 
+/** Printable ASCII without `"` and `\`: JSON writes such a string as it is. */
+const PLAIN_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** `json.dumps(text)` for one string, for bodies written as text (same bytes as {@link pythonJson}). */
+export function pythonJsonString(text: string): string {
+  return PLAIN_STRING.test(text) ? `"${text}"` : pythonJson(text);
+}
+
 /** `json.dumps(value)`: ", " / ": " separators, insertion order, ASCII only. */
 export function pythonJson(value: unknown, options: { sortKeys?: boolean } = {}): string {
   if (!options.sortKeys) return asciiOnly(spacedStringify(value));

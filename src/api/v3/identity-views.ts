@@ -1,4 +1,4 @@
-import { pythonJson } from '../../common/json.js';
+import { pythonJson, pythonJsonString } from '../../common/json.js';
 import type { Page } from '../../common/list-hints.js';
 import { naiveIsoTime } from '../../common/time.js';
 import type { GroupRecord, UserGroup } from '../../identity/group-store.js';
@@ -46,12 +46,7 @@ export function userGroupDict(group: UserGroup): Record<string, unknown> {
   return { ...groupDict(group), membership_expires_at: group.membership_expires_at ? naiveIsoTime(group.membership_expires_at) : null };
 }
 
-/** Printable ASCII without `"` and `\`: JSON writes such a string as it is. */
-const PLAIN_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
-function jsonString(value: string): string {
-  return PLAIN_STRING.test(value) ? `"${value}"` : pythonJson(value);
-}
+const jsonString = pythonJsonString;
 
 /**
  * One listed user as `pythonJson(withSelfLink(ctx, 'users', userDict(user)))` writes it, built as
