@@ -131,6 +131,16 @@ export async function measureEffectiveAssignments(api: Api, userId: string) {
   return { ...figures, assignments: count };
 }
 
+/**
+ * The same sampling over `GET /v3` (the version document: no token, no database), for the floor
+ * of any request on this machine at this moment, to set the figures above against.
+ */
+export async function measureRequestFloor(api: Api) {
+  return sample(api, '/v3', 5, 50, (json) => {
+    if (!json['version']) throw new Error('no version document');
+  });
+}
+
 /** Wall time of `openstack user list --domain <id>` (Python start-up included), best of two. */
 export async function measureOpenstackUserList(url: string, adminPassword: string, domainId: string): Promise<{ wall_s: number; users: number } | { skipped: string }> {
   if (!existsSync(OPENSTACK)) return { skipped: `${OPENSTACK} not installed (scripts/setup-openstack-client.sh)` };

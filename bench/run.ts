@@ -34,7 +34,7 @@ import { acquirePostgres } from '../test/support/postgres.js';
 import { installCleanupHooks, makeTempDir, removeTempDir } from './children.js';
 import { measureFernet, median, round } from './fernet.js';
 import { policyBenchCases, RESTRICTED_BASE_CASE, RESTRICTED_CASE, type PolicyFigures } from './policy.js';
-import { measureEffectiveAssignments, measureOpenstackUserList, measureUserList, seedAssignments, seedUsers, USERS } from './identity.js';
+import { measureEffectiveAssignments, measureOpenstackUserList, measureRequestFloor, measureUserList, seedAssignments, seedUsers, USERS } from './identity.js';
 import { runLoad, type LoadResult, type LoadSpec } from './load.js';
 import { configureWorkload, startBenchIssuer } from './workload.js';
 import {
@@ -384,6 +384,9 @@ async function main(): Promise<void> {
           const effective = await measureEffectiveAssignments(api, userId);
           progress(`identity: effective role assignments (${effective.assignments}): p50 ${effective.p50_ms} ms, p99 ${effective.p99_ms} ms`);
           figures['effective_assignments'] = effective;
+          const floor = await measureRequestFloor(api);
+          progress(`identity: floor (GET /v3, no token, no database): p50 ${floor.p50_ms} ms, p99 ${floor.p99_ms} ms`);
+          figures['request_floor_pg_2w'] = floor;
         },
       );
       await withServer(

@@ -14,7 +14,7 @@ import { createEndpointPolicyService } from './endpoint-policy/service.js';
 import { createEndpointPolicyStore } from './endpoint-policy/store.js';
 import { createCatalogService } from './catalog/catalog.js';
 import { createCatalogStore } from './catalog/store.js';
-import { cachedUntilChange, createChangeFeed, trackWrites, type ChangeFeed } from './common/change-feed.js';
+import { cachedUntilChange, createChangeFeed, keyedCacheUntilChange, trackWrites, type ChangeFeed } from './common/change-feed.js';
 import type { Config } from './config/index.js';
 import { ConfigError } from './common/errors.js';
 import { openDatabase, type Db } from './db/database.js';
@@ -229,13 +229,17 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
       return (await allRoles()).filter((role) => wanted.has(role.id));
     },
   };
+  const subtreeIdsUntilChange = keyedCacheUntilChange(changes, 256, async (id: string) => Object.freeze(await resource.subtreeIds(id)));
+  const projectIdsInDomainUntilChange = keyedCacheUntilChange(changes, 64, async (id: string) => Object.freeze(await resource.projectIdsInDomain(id)));
   const assignmentAdmin = createAssignmentAdmin({
     store: assignmentReads,
     getProject: (id) => resourceService.getAny(id).catch(() => undefined),
     getDomain: (id) => resourceService.getDomain(id).catch(() => undefined),
     parentsOf: (project) => resourceService.parentsOf(project),
-    subtreeIdsOf: (id) => resource.subtreeIds(id),
-    projectIdsInDomain: (domainId) => resource.projectIdsInDomain(domainId),
+    // The project sets inheritance expands onto: read by every effective listing and written
+    // rarely, so kept until the change feed reports a write, as the roles above.
+    subtreeIdsOf: subtreeIdsUntilChange,
+    projectIdsInDomain: projectIdsInDomainUntilChange,
     getUser: userRef,
     getGroup: (id) => groups.getGroup(id),
     groupIdsOfUser: (userId) => identity.listGroupIds(userId),

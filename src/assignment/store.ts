@@ -32,6 +32,11 @@ export interface AssignmentQuery {
   readonly roleId?: string;
   readonly userId?: string;
   readonly groupIds?: readonly string[];
+  /**
+   * The groups this user has a membership row of, current or expiring (expired ones too): a
+   * superset of its groups, for a caller that keeps only the groups it resolved itself.
+   */
+  readonly groupsOfUser?: string;
   readonly domainId?: string;
   readonly projectIds?: readonly string[];
   /** null or undefined: both inherited and direct rows. */
@@ -330,10 +335,19 @@ export function createAssignmentStore(db: Kysely<KeystoneDatabase>) {
     /** The driver's list_role_assignments (sql.py): stored rows matching every given filter. */
     async listAssignments(query: AssignmentQuery): Promise<AssignmentRef[]> {
       let q = db.selectFrom('assignment').select(['type', 'actor_id', 'target_id', 'role_id', 'inherited']);
-      const actorKind = query.groupIds && query.groupIds.length > 0 ? 'Group' : query.userId ? 'User' : null;
+      const actorKind = (query.groupIds && query.groupIds.length > 0) || query.groupsOfUser !== undefined ? 'Group' : query.userId ? 'User' : null;
       const targetKind = query.projectIds && query.projectIds.length > 0 ? 'Project' : query.domainId ? 'Domain' : null;
       if (query.roleId) q = q.where('role_id', '=', query.roleId);
-      if (actorKind === 'Group') q = q.where('actor_id', 'in', query.groupIds!);
+      if (actorKind === 'Group' && query.groupsOfUser !== undefined) {
+        const userId = query.groupsOfUser;
+        q = q.where('actor_id', 'in', (eb) =>
+          eb
+            .selectFrom('user_group_membership')
+            .select('group_id')
+            .where('user_id', '=', userId)
+            .union(eb.selectFrom('expiring_user_group_membership').select('group_id').where('user_id', '=', userId)),
+        );
+      } else if (actorKind === 'Group') q = q.where('actor_id', 'in', query.groupIds!);
       else if (actorKind === 'User') q = q.where('actor_id', '=', query.userId!);
       if (targetKind === 'Project') q = q.where('target_id', 'in', query.projectIds!);
       else if (targetKind === 'Domain') q = q.where('target_id', '=', query.domainId!);

@@ -53,6 +53,11 @@ export interface UserListQuery {
   readonly passwordExpires?: readonly { readonly op: '<' | '<=' | '>' | '>=' | '=' | '<>'; readonly at: Date }[];
   /** Members of this group only (list_users_in_group). */
   readonly groupId?: string;
+  /**
+   * Leave `created_at` unread (null in the records). Only the inactivity rule reads it, and
+   * parsing 10,000 timestamps is a fifth of a 10,000-user list's time in this process.
+   */
+  readonly skipCreatedAt?: boolean;
 }
 
 /** The changes of an update, in Keystone's model terms; absent members stay as stored. */
@@ -108,7 +113,7 @@ function anyOf(column: string, values: readonly string[] | readonly number[], ty
 export type IdentityStore = ReturnType<typeof createIdentityStore>;
 
 export function createIdentityStore(db: Kysely<KeystoneDatabase>) {
-  const baseUsers = () =>
+  const baseUsers = (options: { skipCreatedAt?: boolean } = {}) =>
     db
       .selectFrom('user')
       .leftJoin('local_user', 'local_user.user_id', 'user.id')
@@ -118,7 +123,7 @@ export function createIdentityStore(db: Kysely<KeystoneDatabase>) {
         'user.domain_id as domain_id',
         'user.enabled as enabled',
         'user.default_project_id as default_project_id',
-        'user.created_at as created_at',
+        options.skipCreatedAt ? sql<Date | null>`NULL::timestamp`.as('created_at') : 'user.created_at as created_at',
         'user.last_active_at as last_active_at',
         'user.extra as extra',
         'local_user.id as local_user_id',
@@ -353,7 +358,7 @@ export function createIdentityStore(db: Kysely<KeystoneDatabase>) {
      * The joins are one-to-one (local_user and nonlocal_user are unique per user), so no row repeats.
      */
     async listUsers(query: UserListQuery, limit?: number, afterId?: string | null): Promise<UserRecord[]> {
-      let q = baseUsers();
+      let q = baseUsers({ skipCreatedAt: query.skipCreatedAt === true });
       if (afterId) q = q.where('user.id', '>', afterId);
       if (query.domainId !== undefined) q = q.where('user.domain_id', '=', query.domainId);
       if (query.enabled !== undefined) q = q.where('user.enabled', '=', query.enabled);

@@ -161,6 +161,55 @@ describeEachDatabase('/v3/role_assignments', (ctx) => {
     assert.deepEqual(login.json.token.roles.map((r: { id: string }) => r.id).sort(), [ids.member, ids.reader, ids.r3].sort());
   });
 
+  it('sees a project created or deleted since the last listing (the project sets kept between listings follow writes)', async () => {
+    const before = lines(await list(`effective&user.id=${ids.user}`));
+    const created = await call('POST', '/v3/projects', { project: { name: 'ra-c', domain_id: ids.domain, parent_id: ids.b } });
+    assert.equal(created.status, 201, created.text);
+    const c = created.json.project.id as string;
+    try {
+      const after = lines(await list(`effective&user.id=${ids.user}`));
+      // A's inherited grant, the role it implies, and the group's inherited domain grant reach C.
+      assert.deepEqual(
+        after.filter((line) => !before.includes(line)),
+        [`u:${ids.user} p:${c} ${ids.member} inherited`, `u:${ids.user} p:${c} ${ids.reader} inherited`, `u:${ids.user} p:${c} ${ids.reader} inherited`].sort(),
+      );
+    } finally {
+      assert.equal((await call('PATCH', `/v3/projects/${c}`, { project: { enabled: false } })).status, 200);
+      assert.equal((await call('DELETE', `/v3/projects/${c}`)).status, 204);
+    }
+    assert.deepEqual(lines(await list(`effective&user.id=${ids.user}`)), before);
+  });
+
+  it('counts a federated group membership while it is fresh, not once its authorization_ttl lapsed', async () => {
+    const before = lines(await list(`effective&user.id=${ids.user}`));
+    const idp = await call('PUT', '/v3/OS-FEDERATION/identity_providers/ra-idp', { identity_provider: { authorization_ttl: 60 } });
+    assert.equal(idp.status, 201, idp.text);
+    const fresh = await createGroup(server, 'ra-fresh', ids.domain);
+    const lapsed = await createGroup(server, 'ra-lapsed', ids.domain);
+    const r4 = (await call('POST', '/v3/roles', { role: { name: 'ra-r4' } })).json.role.id as string;
+    const db = server.service.db.kysely;
+    try {
+      assert.equal((await call('PUT', `/v3/projects/${ids.a}/groups/${fresh}/roles/${ids.r3}`)).status, 204);
+      assert.equal((await call('PUT', `/v3/projects/${ids.a}/groups/${lapsed}/roles/${r4}`)).status, 204);
+      await db
+        .insertInto('expiring_user_group_membership')
+        .values([
+          { user_id: ids.user, group_id: fresh, idp_id: 'ra-idp', last_verified: new Date() },
+          { user_id: ids.user, group_id: lapsed, idp_id: 'ra-idp', last_verified: new Date(Date.now() - 61 * 60_000) },
+        ])
+        .execute();
+      const after = lines(await list(`effective&user.id=${ids.user}`));
+      assert.deepEqual(after.filter((line) => !before.includes(line)), [`u:${ids.user} p:${ids.a} ${ids.r3}`]);
+      assert.equal(after.length, before.length + 1);
+    } finally {
+      await db.deleteFrom('expiring_user_group_membership').where('user_id', '=', ids.user).execute();
+      for (const group of [fresh, lapsed]) assert.equal((await call('DELETE', `/v3/groups/${group}`)).status, 204);
+      assert.equal((await call('DELETE', `/v3/roles/${r4}`)).status, 204);
+      assert.equal((await call('DELETE', '/v3/OS-FEDERATION/identity_providers/ra-idp')).status, 204);
+    }
+    assert.deepEqual(lines(await list(`effective&user.id=${ids.user}`)), before);
+  });
+
   it('adds names with include_names', async () => {
     const entries = await list(`include_names&user.id=${ids.user}&scope.project.id=${ids.b}`);
     assert.deepEqual(entries, [

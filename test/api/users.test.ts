@@ -289,6 +289,29 @@ describeEachDatabase('POST /v3/users/{user_id}/password and [security_compliance
     http(s.server.url, 'POST', `/v3/users/${id}/password`, { body: { user: { original_password: original, password } } });
   const login = (s: { server: TestServer }, id: string, password: string) => http(s.server.url, 'POST', '/v3/auth/tokens', { body: passwordAuth({ id }, password) });
 
+  it('disable_user_account_days_inactive: a user inactive too long lists and shows as disabled, unless exempt', async function () {
+    this.timeout(30_000);
+    const inactive = await serve({ 'security_compliance.disable_user_account_days_inactive': '10' });
+    const plain = await serve({});
+    const stale = await newUser(inactive, 'pw-stale');
+    const exempt = await newUser(inactive, 'pw-exempt', { options: { ignore_user_inactivity: true } });
+    const fresh = await newUser(inactive, 'pw-fresh');
+    // Never active, created 11 days ago: only created_at tells how long it has been inactive.
+    const longAgo = new Date(Date.now() - 11 * 86_400_000);
+    await ctx.db().kysely.updateTable('user').set({ created_at: longAgo, last_active_at: null }).where('id', 'in', [stale.id, exempt.id]).execute();
+    const enabledIn = async (s: { server: TestServer; admin: string }) => {
+      const listed = await http(s.server.url, 'GET', '/v3/users', { token: s.admin });
+      assert.equal(listed.status, 200, listed.text);
+      const byId = new Map((listed.json.users as { id: string; enabled: boolean }[]).map((u) => [u.id, u.enabled]));
+      const shown = await http(s.server.url, 'GET', `/v3/users/${stale.id}`, { token: s.admin });
+      return { stale: byId.get(stale.id), exempt: byId.get(exempt.id), fresh: byId.get(fresh.id), staleShown: shown.json.user.enabled };
+    };
+    assert.deepEqual(await enabledIn(inactive), { stale: false, exempt: true, fresh: true, staleShown: false });
+    // The same rows on a server without the rule: everyone is enabled.
+    assert.deepEqual(await enabledIn(plain), { stale: true, exempt: true, fresh: true, staleShown: true });
+    assert.equal((await login(inactive, stale.id, 'pw-stale')).status, 401);
+  });
+
   it('changes the password without a token, ends the old tokens, and refuses a wrong original', async function () {
     this.timeout(30_000);
     const s = await serve({ 'security_compliance.lockout_failure_attempts': '2', 'security_compliance.lockout_duration': '600' });

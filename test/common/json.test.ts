@@ -3,7 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { flaskJson, pythonJson } from '../../src/common/json.js';
 import { seededRandom } from '../support/random.js';
 
-const STRINGS = ['', 'a,b', 'k: v', 'quote " inside', 'back\\slash', 'both \\", :', 'é ü ☃', '\u0000\u001f', '😀', ',', ':', '"', '\\'];
+const STRINGS = ['', 'a,b', 'k: v', 'quote " inside', 'back\\slash', 'both \\", :', 'é ü ☃', '\u0000\u001f', '😀', ',', ':', '"', '\\',
+  // Backslash runs before a quote: the string ends at the first quote after an even run.
+  'ends \\', '\\\\', 'run \\\\" , :', '\\":\\,'];
 
 function randomValue(rand: () => number, depth: number): unknown {
   const pick = rand();

@@ -78,14 +78,20 @@ export function withSelfLink(ctx: RequestContext, collection: string, dict: Reco
  * `marker` (the last id) and `limit` set.
  */
 export function collection(ctx: RequestContext, key: string, members: Record<string, unknown>[], truncated: boolean, page?: Page | null): Record<string, unknown> {
+  const lastId = members.length > 0 ? String(members[members.length - 1]!['id']) : undefined;
+  return { [key]: members, ...collectionTail(ctx, lastId, truncated, page) };
+}
+
+/** What follows the members in {@link collection}'s envelope; `lastId`: the last member's id, if any. */
+export function collectionTail(ctx: RequestContext, lastId: string | undefined, truncated: boolean, page?: Page | null): { links: Record<string, string | null>; truncated?: true } {
   const path = ctx.path.replace(/\/+$/, '');
   const self = `${ctx.baseUrl}${path}${ctx.queryString ? `?${ctx.queryString}` : ''}`;
   let next: string | null = null;
-  if (page && truncated && members.length > 0) {
+  if (page && truncated && lastId !== undefined) {
     const args = new URLSearchParams(ctx.queryString);
-    args.set('marker', String(members[members.length - 1]!['id']));
+    args.set('marker', lastId);
     args.set('limit', String(page.limit ?? page.size));
     next = `${ctx.baseUrl}${path}?${args.toString()}`;
   }
-  return { [key]: members, links: { next, self, previous: null }, ...(truncated ? { truncated: true } : {}) };
+  return { links: { next, self, previous: null }, ...(truncated ? { truncated: true as const } : {}) };
 }

@@ -3,7 +3,7 @@ import { applyListHints, readPage, type ListFilter } from '../../common/list-hin
 import type { IdentityService, ManagedUser, UserListFilters } from '../../identity/service.js';
 import type { ProjectRecord } from '../../resource/store.js';
 import type { RequestContext, Route } from '../http.js';
-import { userDict, userGroupDict } from './identity-views.js';
+import { userDict, userGroupDict, userListJson } from './identity-views.js';
 import { collection, filterAttr, listFilters, projectDict, withSelfLink } from './resource-views.js';
 import { parseIsoTime } from './revoke.js';
 
@@ -100,7 +100,7 @@ export function userRoutes(deps: UserRoutesDeps): Route[] {
           const page = readPage(ctx.query, deps.maxDbLimit);
           const { refs, truncated } = await identity.listUsers(userListFilters(listFilters(ctx, USER_FILTERS)), scopeDomain, page);
           const visible = scopeDomain ? refs.filter((u) => u.domain_id === scopeDomain) : refs;
-          return { status: 200, body: collection(ctx, 'users', visible.map((u) => withSelfLink(ctx, 'users', userDict(u))), truncated, page) };
+          return { status: 200, json: userListJson(ctx, visible, truncated, page) };
         },
       },
       {
