@@ -16,7 +16,7 @@ import { createCatalogService } from './catalog/catalog.js';
 import { createCatalogStore } from './catalog/store.js';
 import { cachedUntilChange, createChangeFeed, keyedCacheUntilChange, trackWrites, type ChangeFeed } from './common/change-feed.js';
 import type { Config } from './config/index.js';
-import { ConfigError } from './common/errors.js';
+import { ConfigError, Unauthorized } from './common/errors.js';
 import { openDatabase, type Db } from './db/database.js';
 import { ensureChangeTriggers } from './db/change-triggers.js';
 import { createIdentityService, type IdentityService } from './identity/service.js';
@@ -509,7 +509,21 @@ export async function createService(
         return user;
       },
       getProject: (id) => providers.resource.getProject(id),
-      issue: (userId, project) => tokens.issue({ userId, methods: [WORKLOAD_METHOD], scope: { project } }),
+      async issue(userId, project, restrictionId) {
+        if (restrictionId === null) return tokens.issue({ userId, methods: [WORKLOAD_METHOD], scope: { project } });
+        // A binding's restriction narrows every token of its logins, as an exchange would.
+        const restriction = await providers.tokenRestrictions.find(restrictionId);
+        if (!restriction) throw new Unauthorized(`token restriction ${restrictionId} is gone`);
+        const cap = restriction.maxLifetime === null ? undefined : new Date(now().getTime() + restriction.maxLifetime * 1000);
+        return tokens.issue({
+          userId,
+          methods: [WORKLOAD_METHOD],
+          scope: { project },
+          ...(cap && cap.getTime() < now().getTime() + config.token.expiration * 1000 ? { expiresAt: cap } : {}),
+          restriction: { id: restriction.id, allowRenew: restriction.allowRenew, allowRescope: restriction.allowRescope },
+        });
+      },
+      getRestriction: (id) => providers.tokenRestrictions.find(id),
       now,
       allowExpiredWindow: config.token.allow_expired_window,
       clockLeeway: config.workload_identity.clock_leeway,

@@ -23,7 +23,10 @@ export interface WorkloadServiceDeps {
   /** Creates a user without a password, marked as the shadow of `issuerId`, in `groupId`. */
   readonly createShadowUser: (name: string, domainId: string, issuerId: string, groupId: string) => Promise<WorkloadUser>;
   readonly getProject: (id: string) => Promise<ProjectRef | undefined>;
-  readonly issue: (userId: string, project: ProjectRef) => Promise<{ tokenText: string; token: ValidatedToken }>;
+  /** Issues the login's token: a restricted one (payload 11) when the binding names a restriction. */
+  readonly issue: (userId: string, project: ProjectRef, restrictionId: string | null) => Promise<{ tokenText: string; token: ValidatedToken }>;
+  /** A token restriction, for checking a binding that names one. */
+  readonly getRestriction: (id: string) => Promise<{ id: string; domainId: string; userId: string | null; projectId: string | null } | undefined>;
   readonly now: () => Date;
   /** Seconds a token stays presentable after expiry ([token] allow_expired_window): its attributes live as long. */
   readonly allowExpiredWindow: number;
@@ -173,10 +176,17 @@ export function createWorkloadService(deps: WorkloadServiceDeps) {
 
   async function checkBinding(binding: BindingRecord, issuer: IssuerRecord): Promise<void> {
     const { rule } = binding;
-    // Token restrictions arrive with the restricted-token work; storing a restriction that is not
-    // enforced would issue a broader token than the operator asked for.
-    if (rule.token_restriction_id !== null) throw new ValidationError('token_restriction_id is not supported yet by this server.');
     if ((rule.token_user_id === null) === (rule.shadow_user === null)) throw new ValidationError('Give either token_user_id or shadow_user.');
+    if (rule.token_restriction_id !== null) {
+      // The restriction must fit every token the binding issues (the exchange checks the same).
+      const restriction = await deps.getRestriction(rule.token_restriction_id);
+      if (!restriction) throw new ValidationError(`Could not find token restriction: ${rule.token_restriction_id}.`);
+      if (restriction.domainId !== issuer.domain_id) throw new ValidationError(`Token restriction ${restriction.id} belongs to another domain than the identity provider.`);
+      if (restriction.projectId !== null && restriction.projectId !== rule.token_project_id) {
+        throw new ValidationError(`Token restriction ${restriction.id} is for another project than token_project_id.`);
+      }
+      if (restriction.userId !== null && restriction.userId !== rule.token_user_id) throw new ValidationError(`Token restriction ${restriction.id} names another user.`);
+    }
     const project = await deps.getProject(rule.token_project_id);
     if (!project) throw new ValidationError(`Could not find project: ${rule.token_project_id}.`);
     // An issuer belongs to a domain: its tokens may only become that domain's users (and groups)
@@ -394,7 +404,7 @@ export function createWorkloadService(deps: WorkloadServiceDeps) {
       if (!selection.chosen) throw refused(selection.refusal!);
       let result = await outcome(issuer, selection.chosen, claims);
       if (result.createsShadowUser) result = { ...result, user: await createShadow(result), createsShadowUser: false };
-      const issued = await deps.issue(result.user.id, result.project).catch((error: unknown) => {
+      const issued = await deps.issue(result.user.id, result.project, selection.chosen.rule.token_restriction_id).catch((error: unknown) => {
         throw error instanceof Unauthorized ? error : refused(`token not issued: ${error instanceof Error ? error.message : String(error)}`);
       });
       const spent = await store.spendJti(

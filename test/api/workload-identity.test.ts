@@ -120,7 +120,7 @@ describeEachDatabase('Workload identity federation (/v4/federation, JWT login, t
       assert.equal((await api().get('/v4/federation/identity_providers')).json.identity_providers.length, before);
     });
 
-    it('refuses a mapping with a token restriction (not enforced yet), or a user of another domain', async () => {
+    it('refuses a mapping naming an unknown token restriction, or a user of another domain', async () => {
       const restricted = await api().post('/v4/federation/mappings', {
         mapping: { name: 'restricted', idp_id: ids['gh'], token_user_id: bot.userId, token_project_id: bot.projectId, token_restriction_id: 'r1' },
       });
@@ -155,6 +155,39 @@ describeEachDatabase('Workload identity federation (/v4/federation, JWT login, t
       const validated = await http(server.url, 'GET', '/v3/auth/tokens', { token: admin, subject: token });
       assert.equal(validated.status, 200, validated.text);
       assert.equal(validated.json.token.project.id, bot.projectId);
+    });
+
+    it('issues a restricted token (payload 11) when the mapping names a token restriction, enforced on later requests', async () => {
+      const { assignments } = server.service.providers;
+      const reader = (await assignments.findGlobalRoleByName('reader'))!;
+      const restriction = await api().post('/v4/tokens/restrictions', {
+        restriction: { domain_id: 'default', project_id: bot.projectId, allow_renew: false, allow_rescope: false, roles: [{ id: reader.id }], actions: ['identity:get_project'] },
+      });
+      assert.equal(restriction.status, 201, restriction.text);
+      const elsewhere = await api().post('/v3/projects', { project: { name: `elsewhere-${ctx.kind}` } });
+      const misfit = await api().post('/v4/federation/mappings', {
+        mapping: { name: 'misfit', idp_id: ids['gh'], token_user_id: bot.userId, token_project_id: elsewhere.json.project.id, token_restriction_id: restriction.json.restriction.id },
+      });
+      assert.equal(misfit.status, 400, 'the restriction is for another project');
+      const mapping = await api().post('/v4/federation/mappings', {
+        mapping: {
+          name: 'org-app-restricted', idp_id: ids['gh'], type: 'jwt', bound_claims: { repository: 'org/app' },
+          token_user_id: bot.userId, token_project_id: bot.projectId, token_restriction_id: restriction.json.restriction.id,
+        },
+      });
+      assert.equal(mapping.status, 201, mapping.text);
+      try {
+        const res = await login(ids['gh']!, await issuer.sign('gh', ghKey, ghClaims()), 'org-app-restricted');
+        assert.equal(res.status, 200, res.text);
+        assert.deepEqual(res.json.token.roles.map((r: { name: string }) => r.name), ['reader'], 'the restriction’s roles the user holds');
+        const restricted = client(server.url, res.headers.get('x-subject-token')!);
+        assert.equal((await restricted.get(`/v3/projects/${bot.projectId}`)).status, 200);
+        const refused = await restricted.get(`/v3/users/${bot.userId}/projects`);
+        assert.equal(refused.status, 403, refused.text);
+        assert.equal(refused.json.error.violations[0].field, 'credentials.restriction.actions');
+      } finally {
+        assert.equal((await api().del(`/v4/federation/mappings/${mapping.json.mapping.id}`)).status, 204);
+      }
     });
 
     it('chooses the first matching mapping when none is named', async () => {
