@@ -16,7 +16,7 @@ import { createCatalogService } from './catalog/catalog.js';
 import { createCatalogStore } from './catalog/store.js';
 import { cachedUntilChange, createChangeFeed, keyedCacheUntilChange, trackWrites, type ChangeFeed } from './common/change-feed.js';
 import type { Config } from './config/index.js';
-import { ConfigError, Unauthorized } from './common/errors.js';
+import { ConfigError, NotFound, Unauthorized } from './common/errors.js';
 import { openDatabase, type Db } from './db/database.js';
 import { ensureChangeTriggers } from './db/change-triggers.js';
 import { createIdentityService, type IdentityService } from './identity/service.js';
@@ -205,6 +205,16 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     revoke,
     now,
     ownersDisabled: (owners) => serviceAccounts.disableOwnedBy(owners),
+    // Keystone's federation manager deletes a deleted domain's identity providers (its
+    // DOMAIN_DELETED callback); workload issuers belong to their domain the same way.
+    async domainDeleted(domainId) {
+      for (const idp of await federation.listIdps()) {
+        if (idp.domain_id === domainId) await federation.deleteIdp(idp.id).catch((error: unknown) => {
+          if (!(error instanceof NotFound)) throw error; // deleted meanwhile
+        });
+      }
+      for (const issuer of await workloadStore.listIssuers({ domain_id: domainId })) await workloadStore.deleteIssuer(issuer.id);
+    },
     options: {
       // A hierarchical limit model caps the tree as well (resource/core.py _assert_max_hierarchy_depth).
       maxProjectTreeDepth: Math.min(config.DEFAULT.max_project_tree_depth, limitModel.maxProjectTreeDepth ?? Infinity),
@@ -286,6 +296,14 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
   });
   // Issuers and bindings announce their writes; used jti and token attributes do not (migration 0007).
   const workloadStore = createWorkloadStore(db.kysely, database.kysely);
+  const federation = createFederationService({
+    store: createFederationStore(db.kysely),
+    domains: { get: (id) => resourceService.getDomain(id) },
+    options: {
+      defaultMappingSchemaVersion: config.federation.attribute_mapping_default_schema_version,
+      relayStatePrefix: config.saml.relay_state_prefix,
+    },
+  });
   return {
     resource,
     resourceService,
@@ -311,14 +329,7 @@ export function createProviders(database: Db, config: Config, changes: ChangeFee
     }),
     identity,
     revoke,
-    federation: createFederationService({
-      store: createFederationStore(db.kysely),
-      domains: { get: (id) => resourceService.getDomain(id) },
-      options: {
-        defaultMappingSchemaVersion: config.federation.attribute_mapping_default_schema_version,
-        relayStatePrefix: config.saml.relay_state_prefix,
-      },
-    }),
+    federation,
     // OS-TRUST (keystone/trust).
     trusts: createTrustService({
       store: createTrustStore(db.kysely),

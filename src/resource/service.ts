@@ -29,6 +29,8 @@ export interface ResourceServiceDeps {
    * is disabled with them. The resource service knows nothing of owners beyond this call.
    */
   readonly ownersDisabled?: (owners: { projectIds: readonly string[]; domainIds: readonly string[] }) => Promise<unknown>;
+  /** What other services drop with a deleted domain (identity providers, workload issuers), once it is gone. */
+  readonly domainDeleted?: (domainId: string) => Promise<unknown>;
 }
 
 
@@ -274,6 +276,7 @@ export function createResourceService(deps: ResourceServiceDeps) {
     for (const p of [...inDomain, domain]) await deps.revoke.revoke({ project_id: p.id });
     for (const userId of userIds) await deps.revoke.revoke({ user_id: userId });
     await deps.ownersDisabled?.({ projectIds: inDomain.map((p) => p.id), domainIds: [domain.id] });
+    await deps.domainDeleted?.(domain.id);
   }
 
   return {

@@ -39,6 +39,23 @@ describeEachDatabase('/v3/OS-FEDERATION identity providers, protocols, mappings,
   }
 
   describe('identity providers', () => {
+    it('go with their deleted domain, as Keystone deletes them on DOMAIN_DELETED; workload issuers too', async () => {
+      const a = as(admin);
+      const domain = (await a.post('/v3/domains', { domain: { name: 'fed-doomed' } })).json.domain.id as string;
+      assert.equal((await a.put(`${FED}/identity_providers/doomed-idp`, { identity_provider: { domain_id: domain } })).status, 201);
+      assert.equal((await a.put(`${FED}/identity_providers/kept-idp`, { identity_provider: {} })).status, 201);
+      const issuer = await a.post('/v4/federation/identity_providers', {
+        identity_provider: { name: 'doomed-ci', domain_id: domain, preset: 'github-actions', bound_issuer: 'https://issuer.example', jwks: { keys: [] }, bound_audiences: ['keystone'] },
+      });
+      assert.equal(issuer.status, 201, issuer.text);
+      assert.equal((await a.patch(`/v3/domains/${domain}`, { domain: { enabled: false } })).status, 200);
+      assert.equal((await a.del(`/v3/domains/${domain}`)).status, 204);
+      assert.equal((await a.get(`${FED}/identity_providers/doomed-idp`)).status, 404);
+      assert.equal((await a.get(`/v4/federation/identity_providers/${issuer.json.identity_provider.id}`)).status, 404);
+      assert.equal((await a.get(`${FED}/identity_providers/kept-idp`)).status, 200, 'another domain’s provider stays');
+      assert.equal((await a.del(`${FED}/identity_providers/kept-idp`)).status, 204);
+    });
+
     it('creates with defaults and a new domain of its own, named after its id', async () => {
       const a = as(admin);
       const res = await a.put(`${FED}/identity_providers/acme`, { identity_provider: { description: 'ACME' } });
