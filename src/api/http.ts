@@ -167,11 +167,25 @@ async function readJsonBody(req: Request, limit: number): Promise<unknown> {
       'Expecting to find application/json in Content-Type header. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.',
     );
   }
+  const text = Buffer.concat(chunks, size).toString('utf8');
+  let parsed: unknown;
   try {
-    return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     throw new ValidationError(INVALID_JSON_MESSAGE);
   }
+  if (text.includes('\\u0000') && containsNul(parsed)) throw new ValidationError(NUL_MESSAGE);
+  return parsed;
+}
+
+/** PostgreSQL cannot store U+0000 in text: refused here rather than failing in SQL. */
+const NUL_MESSAGE = 'Invalid input: a value contains the NUL character (U+0000).';
+
+function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (value !== null && typeof value === 'object') return Object.entries(value).some(([key, inner]) => key.includes('\u0000') || containsNul(inner));
+  return false;
 }
 
 const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;
@@ -189,7 +203,9 @@ async function readFormBody(req: Request, limit: number): Promise<URLSearchParam
   }
   const type = req.headers['content-type'];
   if (size > 0 && !(type && FORM_TYPE.test(type))) throw new ValidationError('Expecting application/x-www-form-urlencoded in Content-Type header.');
-  return new URLSearchParams(Buffer.concat(chunks, size).toString('utf8'));
+  const text = Buffer.concat(chunks, size).toString('utf8');
+  if (/%00/i.test(text)) throw new ValidationError(NUL_MESSAGE);
+  return new URLSearchParams(text);
 }
 
 function send(res: Response, reply: Reply, method: string): void {
@@ -278,6 +294,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   async function handle(route: Route, req: Request, res: Response): Promise<void> {
     const method = route.method;
+    // Path ids, query values and form fields all arrive percent-encoded.
+    if (/%00/i.test(req.originalUrl)) throw new ValidationError(NUL_MESSAGE);
     let body: unknown;
     if ((method === 'POST' || method === 'PUT' || method === 'PATCH') && route.readBody !== false) {
       body = route.bodyFormat === 'form' ? await readFormBody(req, deps.maxRequestBodySize) : await readJsonBody(req, deps.maxRequestBodySize);

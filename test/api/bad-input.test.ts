@@ -114,4 +114,26 @@ describe('bad bodies on every route that takes one', function () {
       }
     }
   });
+  it('answers 400, never 500, to the NUL character the database cannot store: in path ids, queries, JSON and forms', async () => {
+    const { token } = await adminLogin(server.url);
+    const count = async () => (await http(server.url, 'GET', '/v3/users', { token })).json.users.length as number;
+    const before = await count();
+    const requests: [string, string, string | undefined, Record<string, string>][] = [
+      ['GET', '/v3/users/%00', undefined, {}],
+      ['GET', '/v3/projects/a%00b', undefined, {}],
+      ['GET', '/v3/users?name=%00', undefined, {}],
+      ['POST', '/v3/users', JSON.stringify({ user: { name: 'nul\u0000name' } }), { 'Content-Type': 'application/json' }],
+      ['POST', '/v3/users', JSON.stringify({ user: { name: 'nul-key', extra: { 'a\u0000': 1 } } }), { 'Content-Type': 'application/json' }],
+      ['POST', '/v4/oauth2/token', 'grant_type=x&subject_token=%00', { 'Content-Type': 'application/x-www-form-urlencoded' }],
+    ];
+    for (const [method, path, body, headers] of requests) {
+      const res = await http(server.url, method, path, { token, ...(body !== undefined ? { body } : {}), headers });
+      assert.equal(res.status, 400, `${method} ${path} ${body ?? ''}: ${res.text}`);
+      assert.match(res.json.error.message, /NUL character/);
+    }
+    assert.equal(await count(), before, 'nothing was created');
+    // A backslash-u text that is not a NUL stays a valid name.
+    const literal = await http(server.url, 'POST', '/v3/users', { token, body: JSON.stringify({ user: { name: 'back\\u0000slash' } }), headers: { 'Content-Type': 'application/json' } });
+    assert.equal(literal.status, 201, literal.text);
+  });
 });
